@@ -1,0 +1,45 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+
+version = {}
+for line in Path("src/hf_han/__init__.py").read_text().splitlines():
+    if line.startswith("__version__"):
+        exec(line, version)
+
+setup(
+    name="hf-han",
+    version=version["__version__"],
+    description="Hierarchical Attention Networks for document classification, native to Hugging Face Transformers",
+    long_description=Path("README.md").read_text(encoding="utf-8") if Path("README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    package_dir={"": "src"},
+    packages=find_packages("src"),
+    python_requires=">=3.10",
+    install_requires=[
+        "torch>=2.4",
+        "transformers>=5,<6",
+        "tokenizers>=0.22,<0.24",
+        "huggingface_hub>=1.0",
+        "safetensors>=0.4",
+        "numpy>=1.24",
+    ],
+    extras_require={
+        "train": ["datasets>=3", "accelerate>=1.0", "scikit-learn>=1.3"],
+        "viz": ["matplotlib>=3.7"],
+        "dev": [
+            "datasets>=3",
+            "accelerate>=1.0",
+            "scikit-learn>=1.3",
+            "matplotlib>=3.7",
+            "pytest>=8",
+            "pytest-timeout>=2",
+        ],
+    },
+    license="Apache-2.0",
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

@@ -1,0 +1,541 @@
+"""PyTorch Hierarchical Attention Network (Yang et al., NAACL 2016) for document classification."""
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.loss.loss_utils import ForSequenceClassificationLoss
+from transformers.utils import ModelOutput, logging
+
+from .configuration_han import HANConfig
+
+
+logger = logging.get_logger(__name__)
+
+
+@dataclass
+class HANModelOutput(ModelOutput):
+    r"""
+    Output of [`HANModel`].
+
+    Args:
+        document_vector (`torch.FloatTensor` of shape `(batch_size, 2 * sentence_hidden_size)`):
+            The document vector `v`: the sentence states pooled by sentence attention.
+        sentence_states (`torch.FloatTensor` of shape `(batch_size, num_sentences, 2 * sentence_hidden_size)`):
+            The sentence encoder's states `h_i`; zero at padded sentences.
+        sentence_vectors (`torch.FloatTensor` of shape `(batch_size, num_sentences, 2 * word_hidden_size)`):
+            The sentence vectors `s_i` (word states pooled by word attention); zero at padded sentences.
+        word_attentions (`torch.FloatTensor` of shape `(batch_size, num_sentences, num_words)`, *optional*):
+            Word attention weights `a_it`, returned with `output_attentions=True`. Each real sentence's weights sum
+            to 1 over its real words; padding gets 0.
+        sentence_attentions (`torch.FloatTensor` of shape `(batch_size, num_sentences)`, *optional*):
+            Sentence attention weights `a_i`, returned with `output_attentions=True`. They sum to 1 over each
+            document's real sentences; padding gets 0.
+    """
+
+    document_vector: torch.FloatTensor | None = None
+    sentence_states: torch.FloatTensor | None = None
+    sentence_vectors: torch.FloatTensor | None = None
+    word_attentions: torch.FloatTensor | None = None
+    sentence_attentions: torch.FloatTensor | None = None
+
+
+@dataclass
+class HANDocumentClassifierOutput(ModelOutput):
+    r"""
+    Output of [`HANForDocumentClassification`].
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `labels` is given):
+            Classification (or regression) loss.
+        logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`):
+            Scores before softmax (or sigmoid for multi-label, raw values for regression).
+        word_attentions (`torch.FloatTensor` of shape `(batch_size, num_sentences, num_words)`, *optional*):
+            As in [`HANModelOutput`], returned with `output_attentions=True`.
+        sentence_attentions (`torch.FloatTensor` of shape `(batch_size, num_sentences)`, *optional*):
+            As in [`HANModelOutput`], returned with `output_attentions=True`.
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    word_attentions: torch.FloatTensor | None = None
+    sentence_attentions: torch.FloatTensor | None = None
+
+
+def left_align(mask: torch.BoolTensor) -> tuple[torch.LongTensor, torch.LongTensor]:
+    """
+    Order that moves the real positions of every row to its front, keeping their order.
+
+    Args:
+        mask: `(rows, positions)` bool, True at real positions.
+
+    Returns:
+        `order` of shape `(rows, positions)` (a permutation per row: `x.gather(1, order)` is left-aligned) and
+        `lengths` of shape `(rows,)`.
+    """
+    # a stable sort of "is padding" keeps real positions first and in their original order
+    order = torch.argsort((~mask).to(torch.uint8), dim=1, stable=True)
+    return order, mask.sum(dim=1)
+
+
+def reverse_within_lengths(lengths: torch.LongTensor, max_length: int) -> torch.LongTensor:
+    """
+    Index `(rows, max_length)` that reverses the first `lengths[r]` positions of row `r` and leaves its padding in
+    place. It is its own inverse.
+    """
+    positions = torch.arange(max_length, device=lengths.device).unsqueeze(0)  # (1, max_length)
+    lengths = lengths.unsqueeze(1)  # (rows, 1)
+    return torch.where(positions < lengths, lengths - 1 - positions, positions)
+
+
+def length_buckets(sorted_lengths: list[int], min_rows: int = 16, ratio: float = 0.7) -> list[tuple[int, int]]:
+    """
+    Cut rows sorted by decreasing length into contiguous buckets, so that each bucket is padded only to its own
+    longest row. A new bucket starts once rows fall below `ratio` of the current bucket's length; buckets keep at
+    least `min_rows` rows because every recurrent call has a fixed cost per time step.
+    """
+    buckets, start = [], 0
+    for row, length in enumerate(sorted_lengths):
+        if row - start >= min_rows and length < ratio * sorted_lengths[start]:
+            buckets.append((start, row))
+            start = row
+    buckets.append((start, len(sorted_lengths)))
+    return buckets
+
+
+class HANBidirectionalEncoder(nn.Module):
+    """
+    Stacked bidirectional GRU or LSTM over left-aligned, right-padded rows, exact for every row whatever the padding.
+
+    Padding never reaches a real position: the forward direction reads right-padded rows (padding comes after the
+    last real step), and the backward direction reads each row reversed within its own length. Rows are sorted by
+    length and run in a few length buckets so that little padding is computed at all. This replaces
+    `pack_padded_sequence`, whose backward pass is slow on CPU.
+    """
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float):
+        super().__init__()
+        rnn_class = {"gru": nn.GRU, "lstm": nn.LSTM}[cell]
+        self.forward_layers = nn.ModuleList()
+        self.backward_layers = nn.ModuleList()
+        for layer in range(num_layers):
+            layer_input_size = input_size if layer == 0 else 2 * hidden_size
+            self.forward_layers.append(rnn_class(layer_input_size, hidden_size, batch_first=True))
+            self.backward_layers.append(rnn_class(layer_input_size, hidden_size, batch_first=True))
+        self.dropout = nn.Dropout(dropout)
+        self.output_size = 2 * hidden_size
+
+    def forward(self, inputs: torch.Tensor, lengths: torch.LongTensor) -> torch.Tensor:
+        """
+        Args:
+            inputs: `(rows, steps, input_size)`, real steps first in every row.
+            lengths: `(rows,)`, each at least 1.
+
+        Returns:
+            `(rows, steps, 2 * hidden_size)` states `[forward; backward]`, zero at padded steps.
+        """
+        rows, steps, _ = inputs.shape
+        # bucket boundaries are host-side decisions; one small transfer per call
+        sorted_lengths, by_length = torch.sort(lengths.cpu(), descending=True, stable=True)
+        sorted_lengths_list = sorted_lengths.tolist()
+        by_length = by_length.to(inputs.device)
+        sorted_lengths = sorted_lengths.to(inputs.device)
+
+        bucket_states = []
+        for start, end in length_buckets(sorted_lengths_list):
+            bucket_steps = sorted_lengths_list[start]
+            bucket_inputs = inputs[by_length[start:end], :bucket_steps]  # (bucket_rows, bucket_steps, input_size)
+            states = self._encode_bucket(bucket_inputs, sorted_lengths[start:end])
+            # (bucket_rows, steps, 2 * hidden) so that buckets stack back into one tensor
+            bucket_states.append(nn.functional.pad(states, (0, 0, 0, steps - bucket_steps)))
+        sorted_states = torch.cat(bucket_states, dim=0)  # (rows, steps, 2 * hidden), rows sorted by length
+        return sorted_states[torch.argsort(by_length)]
+
+    def _encode_bucket(self, hidden: torch.Tensor, lengths: torch.LongTensor) -> torch.Tensor:
+        rows, steps, _ = hidden.shape
+        reverse = reverse_within_lengths(lengths, steps)  # (rows, steps)
+        real = (torch.arange(steps, device=hidden.device).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)
+        for layer, (forward_rnn, backward_rnn) in enumerate(zip(self.forward_layers, self.backward_layers)):
+            if layer > 0:
+                hidden = self.dropout(hidden)
+            forward_states = forward_rnn(hidden)[0]  # (rows, steps, hidden)
+            reversed_inputs = hidden.gather(1, reverse.unsqueeze(-1).expand(-1, -1, hidden.size(-1)))
+            backward_states = backward_rnn(reversed_inputs)[0]
+            backward_states = backward_states.gather(1, reverse.unsqueeze(-1).expand(-1, -1, backward_states.size(-1)))
+            # the forward cell runs on past the last real step; zero those states
+            hidden = torch.cat([forward_states, backward_states], dim=-1) * real  # (rows, steps, 2 * hidden)
+        return hidden
+
+
+class HANAttention(nn.Module):
+    """
+    Additive attention with a learned context vector (the paper's `u_w` at word level, `u_s` at sentence level):
+    `u = tanh(W h + b)`, `a = softmax(u . context)` over real positions, output `sum a h`.
+    """
+
+    def __init__(self, input_size: int, attention_dim: int):
+        super().__init__()
+        self.projection = nn.Linear(input_size, attention_dim)
+        self.context_vector = nn.Parameter(torch.empty(attention_dim))
+
+    def forward(self, states: torch.Tensor, mask: torch.BoolTensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """
+        Args:
+            states: `(rows, positions, input_size)`.
+            mask: `(rows, positions)`, True at real positions; every row has at least one.
+
+        Returns:
+            pooled `(rows, input_size)` and weights `(rows, positions)`, exactly 0 at padding.
+        """
+        scores = torch.tanh(self.projection(states)) @ self.context_vector  # (rows, positions)
+        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+        weights = torch.softmax(scores.float(), dim=-1).to(states.dtype)
+        pooled = torch.bmm(weights.unsqueeze(1), states).squeeze(1)  # (rows, input_size)
+        return pooled, weights
+
+
+class HANPreTrainedModel(PreTrainedModel):
+    config_class = HANConfig
+    base_model_prefix = "han"
+    main_input_name = "input_ids"
+    # `forward` takes no **kwargs, so Trainer scales the loss for gradient accumulation and DDP itself
+    accepts_loss_kwargs = False
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        # the `init` helpers skip tensors that were loaded from a checkpoint
+        if isinstance(module, (nn.GRU, nn.LSTM)):
+            for name, parameter in module.named_parameters():
+                if name.startswith("weight_ih"):
+                    init.xavier_uniform_(parameter)
+                elif name.startswith("weight_hh"):
+                    # orthogonal recurrent weights keep the state's scale over long sentences
+                    init.orthogonal_(parameter)
+                else:
+                    init.zeros_(parameter)
+        elif isinstance(module, nn.Linear):
+            init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            # unit-scale inputs to the word encoder, as word2vec vectors would be
+            init.normal_(module.weight, mean=0.0, std=self.config.embedding_dim**-0.5)
+            if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
+                module.weight[module.padding_idx].zero_()
+        elif isinstance(module, HANAttention):
+            init.normal_(module.context_vector, mean=0.0, std=module.context_vector.numel() ** -0.5)
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        # `auto_map` lists only the saved class; a head's folder should also load as the bare model via AutoModel
+        if self._auto_class is not None:
+            self.config.auto_map = {"AutoModel": "modeling_han.HANModel", **(getattr(self.config, "auto_map", None) or {})}
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+    def load_word_vectors(
+        self,
+        vectors: Mapping[str, Sequence[float]] | str | os.PathLike,
+        vocabulary,
+        freeze: bool = False,
+        encoding: str = "utf-8",
+    ) -> int:
+        """
+        Initialise the word embeddings from pre-trained vectors.
+
+        Args:
+            vectors (`Mapping[str, Sequence[float]]` or `str` or `os.PathLike`):
+                A `{word: vector}` mapping, or the path of a word2vec (with its `count dim` header line) or GloVe
+                text file. Only the vocabulary's words are read from a file.
+            vocabulary (`Mapping[str, int]` or a tokenizer):
+                Word to embedding row; a tokenizer's `get_vocab()` is used when given a tokenizer.
+            freeze (`bool`, *optional*, defaults to `False`):
+                Keep the embeddings fixed during training; stored in `config.freeze_word_embeddings`.
+            encoding (`str`, *optional*, defaults to `"utf-8"`):
+                Encoding of a vector file.
+
+        Returns:
+            `int`: the number of vocabulary words that received a vector. Words without one keep their
+            initialisation; their count is logged.
+        """
+        if hasattr(vocabulary, "get_vocab"):
+            vocabulary = vocabulary.get_vocab()
+        embeddings = self.get_input_embeddings().weight
+        num_rows, dim = embeddings.shape
+        out_of_range = [word for word, row in vocabulary.items() if not 0 <= row < num_rows]
+        if out_of_range:
+            raise ValueError(
+                f"The vocabulary has ids outside the embedding matrix of {num_rows} rows (e.g. {out_of_range[0]!r}): "
+                "the tokenizer does not match this model."
+            )
+        if isinstance(vectors, (str, os.PathLike)):
+            vectors = _read_word_vector_file(vectors, set(vocabulary), dim, encoding)
+
+        found = 0
+        with torch.no_grad():
+            for word, row in vocabulary.items():
+                if word not in vectors or row == self.config.pad_token_id:
+                    continue
+                vector = torch.as_tensor(vectors[word], dtype=embeddings.dtype)
+                if vector.shape != (dim,):
+                    raise ValueError(
+                        f"The vector of {word!r} has shape {tuple(vector.shape)}, the embeddings expect ({dim},)."
+                    )
+                embeddings[row] = vector.to(embeddings.device)
+                found += 1
+        missing = len(vocabulary) - found
+        logger.info(
+            f"Initialised {found} of {len(vocabulary)} word embeddings from pre-trained vectors; "
+            f"{missing} words without a vector keep their random initialisation."
+        )
+        self.config.freeze_word_embeddings = freeze
+        embeddings.requires_grad_(not freeze)
+        return found
+
+
+def _read_word_vector_file(path, words: set[str], dim: int, encoding: str) -> dict[str, list[float]]:
+    vectors = {}
+    with open(path, encoding=encoding, errors="replace") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            parts = line.rstrip().split(" ")
+            if line_number == 1 and len(parts) == 2 and all(part.isdigit() for part in parts):
+                # word2vec text header: "<count> <dim>"
+                if int(parts[1]) != dim:
+                    raise ValueError(f"{path} holds {parts[1]}-dimensional vectors, the embeddings have {dim}.")
+                continue
+            word = parts[0]
+            if word not in words or word in vectors:
+                continue
+            if len(parts) != dim + 1:
+                raise ValueError(
+                    f"{path}, line {line_number}: {len(parts) - 1} values for {word!r}, the embeddings have {dim}."
+                )
+            vectors[word] = [float(value) for value in parts[1:]]
+    return vectors
+
+
+class HANModel(HANPreTrainedModel):
+    """
+    The bare Hierarchical Attention Network: words -> bidirectional encoder -> word attention -> sentence vectors ->
+    bidirectional encoder -> sentence attention -> document vector.
+    """
+
+    def __init__(self, config: HANConfig):
+        super().__init__(config)
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.pad_token_id)
+        self.embedding_dropout = nn.Dropout(config.embedding_dropout)
+        self.word_encoder = HANBidirectionalEncoder(
+            config.word_encoder,
+            config.embedding_dim,
+            config.word_hidden_size,
+            config.num_word_layers,
+            config.hidden_dropout,
+        )
+        self.word_attention = HANAttention(2 * config.word_hidden_size, config.attention_dim)
+        self.sentence_dropout = nn.Dropout(config.hidden_dropout)
+        self.sentence_encoder = HANBidirectionalEncoder(
+            config.sentence_encoder,
+            2 * config.word_hidden_size,
+            config.sentence_hidden_size,
+            config.num_sentence_layers,
+            config.hidden_dropout,
+        )
+        self.sentence_attention = HANAttention(2 * config.sentence_hidden_size, config.attention_dim)
+        self.post_init()
+        if config.freeze_word_embeddings:
+            self.word_embeddings.weight.requires_grad_(False)
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.word_embeddings = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> HANModelOutput | tuple:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, num_sentences, num_words)`):
+                Word ids, as produced by `HANTokenizer`.
+            attention_mask (`torch.Tensor` of shape `(batch_size, num_sentences, num_words)`, *optional*):
+                1 for real words, 0 for padding. Defaults to `input_ids != config.pad_token_id`. A sentence is
+                real when it has a real word; every document needs at least one.
+            output_attentions (`bool`, *optional*):
+                Return `word_attentions` and `sentence_attentions`.
+            return_dict (`bool`, *optional*):
+                Return a [`HANModelOutput`] rather than a tuple.
+        """
+        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        word_mask = self._check_inputs(input_ids, attention_mask)
+        batch_size, num_sentences, num_words = input_ids.shape
+
+        # Word level: gather the real sentences of the whole batch and encode them in one call.
+        sentence_mask = word_mask.any(dim=-1)  # (batch, sentences)
+        real_sentences = sentence_mask.flatten().nonzero().squeeze(1)  # (n_real,)
+        sentence_word_ids = input_ids.reshape(-1, num_words)[real_sentences]  # (n_real, words)
+        sentence_word_mask = word_mask.reshape(-1, num_words)[real_sentences]
+        word_order, sentence_lengths = left_align(sentence_word_mask)
+        max_words = int(sentence_lengths.max())
+        word_order = word_order[:, :max_words]  # (n_real, max_words)
+        aligned_ids = sentence_word_ids.gather(1, word_order)
+        aligned_mask = sentence_word_mask.gather(1, word_order)
+
+        embedding_matrix = self.word_embeddings.weight
+        if self.config.freeze_word_embeddings:
+            # checked here rather than through requires_grad, which from_pretrained resets when it loads weights
+            embedding_matrix = embedding_matrix.detach()
+        embeddings = nn.functional.embedding(aligned_ids, embedding_matrix, self.word_embeddings.padding_idx)
+        embeddings = self.embedding_dropout(embeddings)  # (n_real, max_words, embedding)
+        word_states = self.word_encoder(embeddings, sentence_lengths)  # (n_real, max_words, 2 * word_hidden)
+        real_sentence_vectors, aligned_word_weights = self.word_attention(word_states, aligned_mask)
+
+        sentence_vectors = real_sentence_vectors.new_zeros(batch_size * num_sentences, real_sentence_vectors.size(-1))
+        sentence_vectors = sentence_vectors.index_copy(0, real_sentences, real_sentence_vectors)
+        sentence_vectors = sentence_vectors.view(batch_size, num_sentences, -1)  # (batch, sentences, 2 * word_hidden)
+
+        # Sentence level: the same encoder over each document's real sentences, left-aligned.
+        sentence_order, document_lengths = left_align(sentence_mask)
+        max_sentences = int(document_lengths.max())
+        sentence_order = sentence_order[:, :max_sentences]  # (batch, max_sentences)
+        aligned_sentence_mask = sentence_mask.gather(1, sentence_order)
+        aligned_vectors = sentence_vectors.gather(
+            1, sentence_order.unsqueeze(-1).expand(-1, -1, sentence_vectors.size(-1))
+        )
+        aligned_states = self.sentence_encoder(self.sentence_dropout(aligned_vectors), document_lengths)
+        document_vector, aligned_sentence_weights = self.sentence_attention(aligned_states, aligned_sentence_mask)
+
+        # Back to the caller's positions; left-aligned padding lands on the caller's padding, all zeros.
+        sentence_states = aligned_states.new_zeros(batch_size, num_sentences, aligned_states.size(-1))
+        sentence_states = sentence_states.scatter(
+            1, sentence_order.unsqueeze(-1).expand(-1, -1, aligned_states.size(-1)), aligned_states
+        )
+        word_attentions = sentence_attentions = None
+        if output_attentions:
+            sentence_attentions = aligned_sentence_weights.new_zeros(batch_size, num_sentences)
+            sentence_attentions = sentence_attentions.scatter(1, sentence_order, aligned_sentence_weights)
+            real_word_weights = aligned_word_weights.new_zeros(len(real_sentences), num_words)
+            real_word_weights = real_word_weights.scatter(1, word_order, aligned_word_weights)
+            word_attentions = real_word_weights.new_zeros(batch_size * num_sentences, num_words)
+            word_attentions = word_attentions.index_copy(0, real_sentences, real_word_weights)
+            word_attentions = word_attentions.view(batch_size, num_sentences, num_words)
+
+        output = HANModelOutput(
+            document_vector=document_vector,
+            sentence_states=sentence_states,
+            sentence_vectors=sentence_vectors,
+            word_attentions=word_attentions,
+            sentence_attentions=sentence_attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+    def _check_inputs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.BoolTensor:
+        """Validate `input_ids` and `attention_mask`; return the word mask as bool `(batch, sentences, words)`."""
+        if not isinstance(input_ids, torch.Tensor):
+            raise ValueError(f"`input_ids` must be a torch.Tensor, got {type(input_ids).__name__}.")
+        if input_ids.dim() != 3:
+            hint = " A 2-D input looks like flat token ids; encode documents with HANTokenizer." if input_ids.dim() == 2 else ""
+            raise ValueError(
+                "`input_ids` must have shape (batch_size, num_sentences, num_words), got a "
+                f"{input_ids.dim()}-D tensor of shape {tuple(input_ids.shape)}.{hint}"
+            )
+        if input_ids.is_floating_point() or input_ids.is_complex() or input_ids.dtype == torch.bool:
+            raise ValueError(f"`input_ids` must hold integer ids, got dtype {input_ids.dtype}.")
+        if input_ids.numel() == 0:
+            raise ValueError(f"`input_ids` is empty (shape {tuple(input_ids.shape)}); every document needs a word.")
+        if attention_mask is None:
+            word_mask = input_ids != self.config.pad_token_id
+        else:
+            if not isinstance(attention_mask, torch.Tensor) or attention_mask.shape != input_ids.shape:
+                shape = tuple(attention_mask.shape) if isinstance(attention_mask, torch.Tensor) else type(attention_mask).__name__
+                raise ValueError(
+                    f"`attention_mask` must have the shape of `input_ids` {tuple(input_ids.shape)}, got {shape}."
+                )
+            word_mask = attention_mask.bool()
+        low, high = int(input_ids.min()), int(input_ids.max())
+        if low < 0 or high >= self.config.vocab_size:
+            raise ValueError(
+                f"`input_ids` must lie in [0, {self.config.vocab_size}) (config.vocab_size), got values in "
+                f"[{low}, {high}]. Is the tokenizer the one this model was trained with?"
+            )
+        empty_documents = (~word_mask.flatten(1).any(dim=1)).nonzero().flatten().tolist()
+        if empty_documents:
+            raise ValueError(
+                f"Documents {empty_documents} have no real word in `attention_mask`; every document needs at least "
+                "one (HANTokenizer encodes an empty document as one sentence holding [UNK])."
+            )
+        return word_mask
+
+
+class HANForDocumentClassification(HANPreTrainedModel):
+    """A Hierarchical Attention Network with a linear classification (or regression) layer on the document vector."""
+
+    def __init__(self, config: HANConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.han = HANModel(config)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(2 * config.sentence_hidden_size, config.num_labels)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.han.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.han.word_embeddings = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> HANDocumentClassifierOutput | tuple:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, num_sentences, num_words)`):
+                Word ids, as produced by `HANTokenizer`.
+            attention_mask (`torch.Tensor` of shape `(batch_size, num_sentences, num_words)`, *optional*):
+                1 for real words, 0 for padding.
+            labels (`torch.Tensor`, *optional*):
+                Class indices of shape `(batch_size,)` for single-label classification, 0/1 targets of shape
+                `(batch_size, num_labels)` for multi-label classification, values of shape `(batch_size,)` or
+                `(batch_size, num_labels)` for regression. The problem type is `config.problem_type`, inferred from
+                `num_labels` and the labels' dtype when unset, as in `transformers`.
+            output_attentions (`bool`, *optional*):
+                Return `word_attentions` and `sentence_attentions`.
+            return_dict (`bool`, *optional*):
+                Return a [`HANDocumentClassifierOutput`] rather than a tuple.
+        """
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        outputs = self.han(input_ids, attention_mask, output_attentions=output_attentions, return_dict=True)
+        logits = self.classifier(self.dropout(outputs.document_vector))  # (batch, num_labels)
+
+        loss = None
+        if labels is not None:
+            if self.config.problem_type in ("regression", "multi_label_classification") or (
+                self.config.problem_type is None and labels.is_floating_point()
+            ):
+                # integer 0/1 targets are common for multi-label data; the losses need floats
+                labels = labels.to(logits.dtype)
+            loss = ForSequenceClassificationLoss(labels, logits, self.config)
+
+        output = HANDocumentClassifierOutput(
+            loss=loss,
+            logits=logits,
+            word_attentions=outputs.word_attentions,
+            sentence_attentions=outputs.sentence_attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+__all__ = ["HANPreTrainedModel", "HANModel", "HANForDocumentClassification", "HANModelOutput", "HANDocumentClassifierOutput"]

@@ -1,0 +1,362 @@
+"""Behaviour of HANConfig, HANModel and HANForDocumentClassification that users rely on."""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from hf_han import HANConfig, HANForDocumentClassification, HANModel
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+
+from conftest import pad_documents, random_documents
+
+
+def tiny_config(**overrides) -> HANConfig:
+    values = dict(
+        vocab_size=99,
+        embedding_dim=16,
+        word_hidden_size=16,
+        sentence_hidden_size=16,
+        attention_dim=16,
+        hidden_dropout=0.0,
+        classifier_dropout=0.0,
+        num_labels=3,
+    )
+    values.update(overrides)
+    return HANConfig(**values)
+
+
+ENCODER_SETTINGS = [
+    {},
+    {"word_encoder": "lstm", "sentence_encoder": "lstm"},
+    {"num_word_layers": 2, "num_sentence_layers": 2},
+]
+
+
+# ---------------------------------------------------------------- shapes and outputs
+
+
+def test_output_shapes_and_fields():
+    config = tiny_config()
+    input_ids = torch.randint(1, 99, (3, 4, 7))
+    base = HANModel(config).eval()
+    out = base(input_ids, output_attentions=True)
+    assert out.document_vector.shape == (3, 32)
+    assert out.sentence_states.shape == (3, 4, 32)
+    assert out.sentence_vectors.shape == (3, 4, 32)
+    assert out.word_attentions.shape == (3, 4, 7)
+    assert out.sentence_attentions.shape == (3, 4)
+
+    head = HANForDocumentClassification(config).eval()
+    out = head(input_ids, labels=torch.tensor([0, 1, 2]))
+    assert out.logits.shape == (3, 3)
+    assert out.loss.shape == ()
+    # attentions only on request, so Trainer's evaluation gathers logits alone
+    assert out.word_attentions is None and out.sentence_attentions is None
+    as_tuple = head(input_ids, labels=torch.tensor([0, 1, 2]), return_dict=False)
+    assert len(as_tuple) == 2 and torch.equal(as_tuple[1], out.logits)
+
+
+# ---------------------------------------------------------------- padding invariance
+
+
+@pytest.mark.parametrize("settings", ENCODER_SETTINGS, ids=["gru", "lstm", "two-layers"])
+def test_padding_invariance(settings):
+    generator = torch.Generator().manual_seed(1)
+    # enough sentences of spread-out lengths that the encoder cuts several length buckets
+    documents = random_documents(generator, num_documents=9, max_sentences=12, max_words=40, vocab_size=99)
+    model = HANForDocumentClassification(tiny_config(**settings)).eval()
+
+    with torch.no_grad():
+        alone = torch.cat([model(*pad_documents([document])).logits for document in documents])
+        batched = model(*pad_documents(documents)).logits
+        padded_more = model(*pad_documents(documents, num_sentences=17, num_words=53)).logits
+        reversed_batch = model(*pad_documents(documents[::-1])).logits.flip(0)
+    torch.testing.assert_close(batched, alone, atol=1e-5, rtol=0)
+    torch.testing.assert_close(padded_more, alone, atol=1e-5, rtol=0)
+    torch.testing.assert_close(reversed_batch, alone, atol=1e-5, rtol=0)
+
+
+def test_padding_anywhere_is_ignored():
+    """Masked words and sentences may sit anywhere, not only at the end: only the real ones count."""
+    model = HANForDocumentClassification(tiny_config()).eval()
+    input_ids, attention_mask = pad_documents([[[5, 6, 7], [8, 9]]])
+    holey_ids = torch.tensor([[[0, 0, 0, 0], [5, 42, 6, 7], [0, 0, 0, 0], [8, 9, 17, 0]]])
+    holey_mask = torch.tensor([[[0, 0, 0, 0], [1, 0, 1, 1], [0, 0, 0, 0], [1, 1, 0, 0]]])
+    with torch.no_grad():
+        expected = model(input_ids, attention_mask).logits
+        got = model(holey_ids, holey_mask, output_attentions=True)
+    torch.testing.assert_close(got.logits, expected, atol=1e-5, rtol=0)
+    assert torch.all(got.word_attentions[holey_mask == 0] == 0)
+    assert torch.all(got.sentence_attentions[0, [0, 2]] == 0)
+
+
+# ---------------------------------------------------------------- attention normalisation
+
+
+def test_attentions_are_distributions_over_real_positions():
+    generator = torch.Generator().manual_seed(2)
+    documents = random_documents(generator, num_documents=6, max_sentences=5, max_words=9, vocab_size=99)
+    documents.append([[7]])  # a one-word document
+    input_ids, attention_mask = pad_documents(documents)
+    model = HANModel(tiny_config()).eval()
+    with torch.no_grad():
+        out = model(input_ids, attention_mask, output_attentions=True)
+
+    word_mask = attention_mask.bool()
+    sentence_mask = word_mask.any(-1)
+    assert not torch.isnan(out.word_attentions).any() and not torch.isnan(out.document_vector).any()
+    torch.testing.assert_close(out.word_attentions.sum(-1)[sentence_mask], torch.ones(int(sentence_mask.sum())))
+    assert torch.all(out.word_attentions[~word_mask] == 0)
+    torch.testing.assert_close(out.sentence_attentions.sum(-1), torch.ones(len(documents)))
+    assert torch.all(out.sentence_attentions[~sentence_mask] == 0)
+    assert out.word_attentions[-1, 0, 0] == 1 and out.sentence_attentions[-1, 0] == 1
+    assert torch.all(out.sentence_states[~sentence_mask] == 0)
+
+
+# ---------------------------------------------------------------- save, load, remote code
+
+
+def test_save_and_load_give_identical_logits(tmp_path):
+    model = HANForDocumentClassification(tiny_config()).eval()
+    input_ids = torch.randint(1, 99, (3, 4, 7))
+    model.save_pretrained(tmp_path)
+
+    files = set(os.listdir(tmp_path))
+    assert "model.safetensors" in files and not any(name.endswith(".bin") for name in files)
+    assert {"configuration_han.py", "modeling_han.py"} <= files
+    auto_map = json.loads((tmp_path / "config.json").read_text())["auto_map"]
+    assert set(auto_map) == {"AutoConfig", "AutoModel", "AutoModelForSequenceClassification"}
+
+    for loader in (HANForDocumentClassification, AutoModelForSequenceClassification):
+        loaded = loader.from_pretrained(tmp_path).eval()
+        assert type(loaded) is HANForDocumentClassification
+        with torch.no_grad():
+            assert torch.equal(loaded(input_ids).logits, model(input_ids).logits)
+        # _init_weights must not touch loaded weights, bare parameters and recurrent cells included
+        for (name, expected), (_, got) in zip(model.state_dict().items(), loaded.state_dict().items()):
+            assert torch.equal(expected, got), name
+
+    # the base model loads from a head's checkpoint through base_model_prefix
+    base = AutoModel.from_pretrained(tmp_path).eval()
+    assert type(base) is HANModel
+    with torch.no_grad():
+        assert torch.equal(base(input_ids).document_vector, model.han(input_ids).document_vector)
+    assert type(AutoConfig.from_pretrained(tmp_path)) is HANConfig
+
+
+REMOTE_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    sys.modules["hf_han"] = None  # hf_han must not be importable here
+    try:
+        import hf_han
+    except ImportError:
+        pass
+    else:
+        raise SystemExit("hf_han is importable")
+    import torch
+    from transformers import AutoModel, AutoModelForSequenceClassification
+    folder = sys.argv[1]
+    input_ids = torch.load(folder + "/ids.pt")
+    model = AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=True).eval()
+    assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+    base = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+    with torch.no_grad():
+        torch.save({"logits": model(input_ids).logits, "document_vector": base(input_ids).document_vector},
+                   folder + "/remote.pt")
+    """
+)
+
+
+def test_remote_code_load_without_the_package(tmp_path):
+    model = HANForDocumentClassification(tiny_config()).eval()
+    input_ids = torch.randint(1, 99, (3, 4, 7))
+    model.save_pretrained(tmp_path)
+    torch.save(input_ids, tmp_path / "ids.pt")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
+    result = subprocess.run(
+        [sys.executable, "-c", REMOTE_SCRIPT, str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    remote = torch.load(tmp_path / "remote.pt")
+    with torch.no_grad():
+        assert torch.equal(remote["logits"], model(input_ids).logits)
+        assert torch.equal(remote["document_vector"], model.han(input_ids).document_vector)
+
+
+# ---------------------------------------------------------------- training
+
+
+def _separable_task(problem_type: str, generator: torch.Generator):
+    """Documents whose label is given by which of two marker words they contain."""
+    input_ids = torch.randint(3, 99, (16, 3, 6), generator=generator)
+    classes = torch.arange(16) % 2
+    input_ids[:, 1, 2] = 1 + classes  # marker word 1 or 2
+    if problem_type == "single_label_classification":
+        return input_ids, classes, 2
+    if problem_type == "multi_label_classification":
+        return input_ids, torch.stack([classes, 1 - classes], dim=1), 2  # integer 0/1 targets are accepted
+    return input_ids, classes.float() * 2 - 1, 1
+
+
+@pytest.mark.parametrize("problem_type", ["single_label_classification", "multi_label_classification", "regression"])
+def test_training_reduces_the_loss(problem_type):
+    generator = torch.Generator().manual_seed(3)
+    input_ids, labels, num_labels = _separable_task(problem_type, generator)
+    model = HANForDocumentClassification(tiny_config(num_labels=num_labels, problem_type=problem_type))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(25):
+        loss = model(input_ids, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_problem_type_is_inferred_as_in_transformers():
+    input_ids = torch.randint(1, 99, (2, 2, 3))
+    model = HANForDocumentClassification(tiny_config(num_labels=2))
+    model(input_ids, labels=torch.tensor([0, 1]))
+    assert model.config.problem_type == "single_label_classification"
+    model = HANForDocumentClassification(tiny_config(num_labels=2))
+    model(input_ids, labels=torch.tensor([[0.0, 1.0], [1.0, 1.0]]))
+    assert model.config.problem_type == "multi_label_classification"
+    model = HANForDocumentClassification(tiny_config(num_labels=1))
+    model(input_ids, labels=torch.tensor([0.5, -1.0]))
+    assert model.config.problem_type == "regression"
+
+
+def test_trainer_gradient_accumulation_matches_one_big_batch(tmp_path):
+    """Trainer must scale the loss itself: 2 accumulated batches of 4 == 1 batch of 8 (SGD, no dropout)."""
+    from transformers import Trainer, TrainingArguments
+
+    generator = torch.Generator().manual_seed(4)
+    input_ids, labels, _ = _separable_task("single_label_classification", generator)
+    examples = [{"input_ids": ids, "labels": label} for ids, label in zip(input_ids[:8], labels[:8])]
+
+    def collate(batch):
+        return {key: torch.stack([example[key] for example in batch]) for key in batch[0]}
+
+    start = HANForDocumentClassification(tiny_config(num_labels=2))
+    trained = []
+    for batch_size, accumulation in ((8, 1), (4, 2)):
+        model = HANForDocumentClassification(tiny_config(num_labels=2))
+        model.load_state_dict(start.state_dict())
+        args = TrainingArguments(
+            output_dir=str(tmp_path / f"run{batch_size}"),
+            per_device_train_batch_size=batch_size,
+            gradient_accumulation_steps=accumulation,
+            max_steps=1,
+            learning_rate=0.5,
+            optim="sgd",
+            lr_scheduler_type="constant",
+            report_to=[],
+            save_strategy="no",
+            use_cpu=True,
+            train_sampling_strategy="sequential",
+        )
+        trainer = Trainer(model=model, args=args, train_dataset=examples, data_collator=collate)
+        assert trainer.model_accepts_loss_kwargs is False
+        trainer.train()
+        trained.append(model.state_dict())
+    for name in trained[0]:
+        torch.testing.assert_close(trained[0][name], trained[1][name], atol=1e-6, rtol=1e-5, msg=name)
+    assert not torch.equal(trained[0]["classifier.weight"], start.state_dict()["classifier.weight"])
+
+
+# ---------------------------------------------------------------- word vectors
+
+
+def test_word_vectors_from_mapping_and_files(tmp_path, caplog):
+    vocabulary = {"[PAD]": 0, "[UNK]": 1, "good": 2, "bad": 3, "plot": 4}
+    dim = 16
+    good, bad = [0.5] * dim, [-0.25] * dim
+
+    model = HANForDocumentClassification(tiny_config(vocab_size=5))
+    before = model.get_input_embeddings().weight.detach().clone()
+    found = model.load_word_vectors({"good": good, "bad": bad, "unseen": good}, vocabulary, freeze=True)
+    weight = model.get_input_embeddings().weight
+    assert found == 2
+    assert torch.equal(weight[2], torch.tensor(good)) and torch.equal(weight[3], torch.tensor(bad))
+    assert torch.equal(weight[4], before[4])  # missing words keep their initialisation
+    assert torch.all(weight[0] == 0)  # padding stays zero
+    assert not weight.requires_grad and model.config.freeze_word_embeddings
+
+    # frozen embeddings stay frozen after a save/load round trip
+    model.save_pretrained(tmp_path / "frozen")
+    reloaded = HANForDocumentClassification.from_pretrained(tmp_path / "frozen")
+    reloaded(torch.tensor([[[2, 3, 4]]]), labels=torch.tensor([1])).loss.backward()
+    assert reloaded.get_input_embeddings().weight.grad is None
+    assert reloaded.classifier.weight.grad is not None
+
+    glove = tmp_path / "glove.txt"
+    glove.write_text(f"good {' '.join(map(str, good))}\nother {' '.join(['1'] * dim)}\n")
+    word2vec = tmp_path / "vectors.w2v.txt"
+    word2vec.write_text(f"2 {dim}\nbad {' '.join(map(str, bad))}\nplot {' '.join(['2'] * dim)}\n")
+    logger = logging.getLogger("hf_han.modeling_han")
+    for path, expected in ((glove, {2: good}), (word2vec, {3: bad, 4: [2.0] * dim})):
+        model = HANForDocumentClassification(tiny_config(vocab_size=5))
+        logger.addHandler(caplog.handler)
+        with caplog.at_level(logging.INFO, logger="hf_han.modeling_han"):
+            found = model.load_word_vectors(path, vocabulary)
+        logger.removeHandler(caplog.handler)
+        assert found == len(expected)
+        assert f"{5 - len(expected)} words without a vector" in caplog.text
+        for row, vector in expected.items():
+            assert torch.equal(model.get_input_embeddings().weight[row], torch.tensor(vector))
+        assert model.get_input_embeddings().weight.requires_grad
+
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("good 1 2 3\n")
+    with pytest.raises(ValueError, match="3 values"):
+        HANForDocumentClassification(tiny_config(vocab_size=5)).load_word_vectors(wrong, vocabulary)
+    with pytest.raises(ValueError, match="does not match"):
+        HANForDocumentClassification(tiny_config(vocab_size=3)).load_word_vectors({}, vocabulary)
+
+
+# ---------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "overrides, argument",
+    [
+        ({"embedding_dim": -1}, "embedding_dim"),
+        ({"word_hidden_size": 0}, "word_hidden_size"),
+        ({"vocab_size": 2.5}, "vocab_size"),
+        ({"attention_dim": True}, "attention_dim"),
+        ({"word_encoder": "rnn"}, "word_encoder"),
+        ({"sentence_encoder": "cnn"}, "sentence_encoder"),
+        ({"hidden_dropout": 1.5}, "hidden_dropout"),
+        ({"pad_token_id": 200}, "pad_token_id"),
+        ({"problem_type": "ranking"}, "problem_type"),
+    ],
+)
+def test_invalid_config_values_raise(overrides, argument):
+    with pytest.raises(ValueError, match=argument) as error:
+        tiny_config(**overrides)
+    if "encoder" in argument:
+        assert "'gru'" in str(error.value) and "'lstm'" in str(error.value)
+
+
+def test_invalid_inputs_raise_clear_errors():
+    model = HANForDocumentClassification(tiny_config()).eval()
+    with pytest.raises(ValueError, match=r"\[0, 99\)"):
+        model(torch.full((1, 2, 3), 99))
+    with pytest.raises(ValueError, match=r"\[0, 99\)"):
+        model(torch.full((1, 2, 3), -1))
+    with pytest.raises(ValueError, match="shape of `input_ids`"):
+        model(torch.ones(2, 3, 4, dtype=torch.long), torch.ones(2, 3, 5, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"\(batch_size, num_sentences, num_words\).*2-D"):
+        model(torch.ones(2, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="integer ids"):
+        model(torch.ones(2, 3, 4))
+    with pytest.raises(ValueError, match=r"Documents \[1\] have no real word"):
+        model(torch.ones(2, 3, 4, dtype=torch.long), torch.tensor([1, 0]).view(2, 1, 1).expand(2, 3, 4))
