@@ -262,7 +262,9 @@ class HANTokenizer(TokenizersBackend):
         """The normalised words of `text`, all sentences in a row, without truncation."""
         return [word for words in self._document_words(text, truncate=False)[0] for word in words]
 
-    def __call__(self, text=None, *args, truncation: bool | str | None = None, **kwargs) -> BatchEncoding:
+    def __call__(
+        self, text=None, *args, padding: bool | str = False, truncation: bool | str | None = None, **kwargs
+    ) -> BatchEncoding:
         """
         Encode one document (`str`) or a batch (`list[str]`) into `input_ids` and `attention_mask` of shape
         `(batch, sentences, words)`; a single document gets a batch axis of 1 only with `return_tensors`.
@@ -283,15 +285,22 @@ class HANTokenizer(TokenizersBackend):
             raise TypeError(
                 f"HANTokenizer encodes a document (`str`) or a batch of them (`list[str]`), got {type(text).__name__}."
             )
-        # `transformers` would turn truncation without a `max_length` into no truncation: decide it here instead
+        # `transformers` reads padding and truncation against a flat `max_length`; the caps here are
+        # `max_sentences` x `max_words`, so both are decided here and handed to `_encode_plus` as they are.
         truncate = truncation is None or truncation not in (False, "do_not_truncate", TruncationStrategy.DO_NOT_TRUNCATE)
-        return super().__call__(text, *args, truncation=False, truncate_documents=truncate, **kwargs)
+        if isinstance(padding, str):  # PaddingStrategy is a str enum too
+            padding = PaddingStrategy(padding)
+        else:
+            padding = PaddingStrategy.LONGEST if padding else PaddingStrategy.DO_NOT_PAD
+        return super().__call__(
+            text, *args, padding=False, truncation=False, truncate_documents=truncate, document_padding=padding, **kwargs
+        )
 
     def _encode_plus(
         self,
         text: str | list[str],
         text_pair=None,
-        padding_strategy: PaddingStrategy = PaddingStrategy.DO_NOT_PAD,
+        document_padding: PaddingStrategy = PaddingStrategy.DO_NOT_PAD,
         is_split_into_words: bool = False,
         pad_to_multiple_of: int | None = None,
         return_tensors=None,
@@ -315,7 +324,7 @@ class HANTokenizer(TokenizersBackend):
             settings = {**self._settings(), **overrides}
             return HANTokenizer(vocab=self._word_to_id(), **settings)._encode_plus(
                 text,
-                padding_strategy=padding_strategy,
+                document_padding=document_padding,
                 truncate_documents=truncate_documents,
                 pad_to_multiple_of=pad_to_multiple_of,
                 return_tensors=return_tensors,
@@ -350,11 +359,11 @@ class HANTokenizer(TokenizersBackend):
         if return_length:
             encoded["length"] = [sum(map(len, document)) for document in input_ids]
 
-        if padding_strategy == PaddingStrategy.DO_NOT_PAD and return_tensors is not None:
-            padding_strategy = PaddingStrategy.LONGEST  # a tensor needs one shape; padding never changes the logits
-        if padding_strategy != PaddingStrategy.DO_NOT_PAD:
+        if document_padding == PaddingStrategy.DO_NOT_PAD and return_tensors is not None:
+            document_padding = PaddingStrategy.LONGEST  # a tensor needs one shape; padding never changes the logits
+        if document_padding != PaddingStrategy.DO_NOT_PAD:
             shape = None
-            if padding_strategy == PaddingStrategy.MAX_LENGTH:
+            if document_padding == PaddingStrategy.MAX_LENGTH:
                 shape = (self.max_sentences, self.max_words)
             encoded = pad_documents(encoded, shape=shape, pad_to_multiple_of=pad_to_multiple_of)
         elif single:
