@@ -67,32 +67,6 @@ class HANDocumentClassifierOutput(ModelOutput):
     sentence_attentions: torch.FloatTensor | None = None
 
 
-def left_align(mask: torch.BoolTensor) -> tuple[torch.LongTensor, torch.LongTensor]:
-    """
-    Order that moves the real positions of every row to its front, keeping their order.
-
-    Args:
-        mask: `(rows, positions)` bool, True at real positions.
-
-    Returns:
-        `order` of shape `(rows, positions)` (a permutation per row: `x.gather(1, order)` is left-aligned) and
-        `lengths` of shape `(rows,)`.
-    """
-    # a stable sort of "is padding" keeps real positions first and in their original order
-    order = torch.argsort((~mask).to(torch.uint8), dim=1, stable=True)
-    return order, mask.sum(dim=1)
-
-
-def reverse_within_lengths(lengths: torch.LongTensor, max_length: int) -> torch.LongTensor:
-    """
-    Index `(rows, max_length)` that reverses the first `lengths[r]` positions of row `r` and leaves its padding in
-    place. It is its own inverse.
-    """
-    positions = torch.arange(max_length, device=lengths.device).unsqueeze(0)  # (1, max_length)
-    lengths = lengths.unsqueeze(1)  # (rows, 1)
-    return torch.where(positions < lengths, lengths - 1 - positions, positions)
-
-
 def length_buckets(sorted_lengths: list[int], min_rows: int = 16, ratio: float = 0.7) -> list[tuple[int, int]]:
     """
     Cut rows sorted by decreasing length into contiguous buckets, so that each bucket is padded only to its own
@@ -108,14 +82,24 @@ def length_buckets(sorted_lengths: list[int], min_rows: int = 16, ratio: float =
     return buckets
 
 
+def segment_softmax(scores: torch.Tensor, segments: torch.LongTensor, num_segments: int) -> torch.Tensor:
+    """Softmax of `scores` `(n,)` within each segment (`segments[i]` in `[0, num_segments)`, none empty)."""
+    # the per-segment maximum only shifts the exponent for stability; softmax does not depend on it
+    maximum = scores.new_full((num_segments,), torch.finfo(scores.dtype).min)
+    maximum = maximum.scatter_reduce(0, segments, scores.detach(), reduce="amax")
+    exponent = torch.exp(scores - maximum[segments])
+    total = exponent.new_zeros(num_segments).index_add(0, segments, exponent)
+    return exponent / total[segments]
+
+
 class HANBidirectionalEncoder(nn.Module):
     """
-    Stacked bidirectional GRU or LSTM over left-aligned, right-padded rows, exact for every row whatever the padding.
+    Stacked bidirectional GRU or LSTM over packed sequences (the rows laid end to end), exact whatever the padding.
 
-    Padding never reaches a real position: the forward direction reads right-padded rows (padding comes after the
-    last real step), and the backward direction reads each row reversed within its own length. Rows are sorted by
-    length and run in a few length buckets so that little padding is computed at all. This replaces
-    `pack_padded_sequence`, whose backward pass is slow on CPU.
+    Rows are sorted by length and cut into a few length buckets; each bucket is gathered into a right-padded block.
+    The forward cell reads it as it is (padding comes after the last real step, so it never reaches a real one);
+    the backward cell reads every row reversed within its own length. Only real steps are written back. This is
+    what `pack_padded_sequence` would do, without its backward pass, which is slow on CPU.
     """
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float):
@@ -130,52 +114,72 @@ class HANBidirectionalEncoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.output_size = 2 * hidden_size
 
-    def forward(self, inputs: torch.Tensor, lengths: torch.LongTensor) -> torch.Tensor:
+    def forward(self, packed: torch.Tensor, lengths: torch.LongTensor) -> torch.Tensor:
         """
         Args:
-            inputs: `(rows, steps, input_size)`, real steps first in every row.
-            lengths: `(rows,)`, each at least 1.
+            packed: `(total_steps, input_size)`, the rows' steps laid end to end, row after row.
+            lengths: `(rows,)`, each at least 1, summing to `total_steps`.
 
         Returns:
-            `(rows, steps, 2 * hidden_size)` states `[forward; backward]`, zero at padded steps.
+            `(total_steps, 2 * hidden_size)` states `[forward; backward]`, packed the same way.
         """
-        rows, steps, _ = inputs.shape
+        total_steps = packed.size(0)
+        row_starts = torch.cumsum(lengths, 0) - lengths
         # bucket boundaries are host-side decisions; one small transfer per call
         sorted_lengths, by_length = torch.sort(lengths.cpu(), descending=True, stable=True)
         sorted_lengths_list = sorted_lengths.tolist()
-        by_length = by_length.to(inputs.device)
-        sorted_lengths = sorted_lengths.to(inputs.device)
+        by_length = by_length.to(packed.device)
 
-        bucket_states = []
+        # Where each bucket's padded block reads from, for both directions; `total_steps` points at a zero row.
+        blocks, forward_order, backward_order, block_positions, offset = [], [], [], [], 0
         for start, end in length_buckets(sorted_lengths_list):
-            bucket_steps = sorted_lengths_list[start]
-            bucket_inputs = inputs[by_length[start:end], :bucket_steps]  # (bucket_rows, bucket_steps, input_size)
-            states = self._encode_bucket(bucket_inputs, sorted_lengths[start:end])
-            # (bucket_rows, steps, 2 * hidden) so that buckets stack back into one tensor
-            bucket_states.append(nn.functional.pad(states, (0, 0, 0, steps - bucket_steps)))
-        sorted_states = torch.cat(bucket_states, dim=0)  # (rows, steps, 2 * hidden), rows sorted by length
-        return sorted_states[torch.argsort(by_length)]
+            rows = by_length[start:end]
+            steps = torch.arange(sorted_lengths_list[start], device=packed.device).unsqueeze(0)  # (1, block_steps)
+            row_start, row_length = row_starts[rows].unsqueeze(1), lengths[rows].unsqueeze(1)  # (block_rows, 1)
+            real = steps < row_length  # (block_rows, block_steps)
+            forward_index = torch.where(real, row_start + steps, total_steps)
+            backward_index = torch.where(real, row_start + row_length - 1 - steps, total_steps)
+            blocks.append((forward_index, backward_index, real.shape))
+            forward_order.append(forward_index[real])
+            backward_order.append(backward_index[real])
+            block_positions.append(offset + real.flatten().nonzero().squeeze(1))
+            offset += real.numel()
+        # For every packed step, where its state lands in the blocks' outputs laid end to end: one index per
+        # direction and layer brings all real states back into packed order.
+        block_positions = torch.cat(block_positions)
+        forward_take = block_positions[torch.argsort(torch.cat(forward_order))]
+        backward_take = block_positions[torch.argsort(torch.cat(backward_order))]
+        # Likewise one gather per direction feeds all blocks: gathering block by block would make backward
+        # zero-fill and add up a copy of the whole input for every block.
+        block_sizes = [shape.numel() for _, _, shape in blocks]
+        forward_gather = torch.cat([forward_index.flatten() for forward_index, _, _ in blocks])
+        backward_gather = torch.cat([backward_index.flatten() for _, backward_index, _ in blocks])
 
-    def _encode_bucket(self, hidden: torch.Tensor, lengths: torch.LongTensor) -> torch.Tensor:
-        rows, steps, _ = hidden.shape
-        reverse = reverse_within_lengths(lengths, steps)  # (rows, steps)
-        real = (torch.arange(steps, device=hidden.device).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)
+        hidden = packed
         for layer, (forward_rnn, backward_rnn) in enumerate(zip(self.forward_layers, self.backward_layers)):
             if layer > 0:
                 hidden = self.dropout(hidden)
-            forward_states = forward_rnn(hidden)[0]  # (rows, steps, hidden)
-            reversed_inputs = hidden.gather(1, reverse.unsqueeze(-1).expand(-1, -1, hidden.size(-1)))
-            backward_states = backward_rnn(reversed_inputs)[0]
-            backward_states = backward_states.gather(1, reverse.unsqueeze(-1).expand(-1, -1, backward_states.size(-1)))
-            # the forward cell runs on past the last real step; zero those states
-            hidden = torch.cat([forward_states, backward_states], dim=-1) * real  # (rows, steps, 2 * hidden)
+            source = torch.cat([hidden, hidden.new_zeros(1, hidden.size(-1))])  # (total_steps + 1, features)
+            forward_blocks = source.index_select(0, forward_gather).split(block_sizes)
+            backward_blocks = source.index_select(0, backward_gather).split(block_sizes)
+            forward_states, backward_states = [], []
+            for (_, _, shape), forward_block, backward_block in zip(blocks, forward_blocks, backward_blocks):
+                shape = shape + (source.size(-1),)  # (block_rows, block_steps, features)
+                # (block_rows * block_steps, hidden): padded steps included, dropped by the take below
+                forward_states.append(forward_rnn(forward_block.view(shape))[0].flatten(0, 1))
+                backward_states.append(backward_rnn(backward_block.view(shape))[0].flatten(0, 1))
+            hidden = torch.cat(
+                [torch.cat(forward_states).index_select(0, forward_take),
+                 torch.cat(backward_states).index_select(0, backward_take)],
+                dim=-1,
+            )  # (total_steps, 2 * hidden)
         return hidden
 
 
 class HANAttention(nn.Module):
     """
     Additive attention with a learned context vector (the paper's `u_w` at word level, `u_s` at sentence level):
-    `u = tanh(W h + b)`, `a = softmax(u . context)` over real positions, output `sum a h`.
+    `u = tanh(W h + b)`, `a = softmax(u . context)` within each sentence (or document), output `sum a h`.
     """
 
     def __init__(self, input_size: int, attention_dim: int):
@@ -183,19 +187,20 @@ class HANAttention(nn.Module):
         self.projection = nn.Linear(input_size, attention_dim)
         self.context_vector = nn.Parameter(torch.empty(attention_dim))
 
-    def forward(self, states: torch.Tensor, mask: torch.BoolTensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, states: torch.Tensor, segments: torch.LongTensor, num_segments: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Args:
-            states: `(rows, positions, input_size)`.
-            mask: `(rows, positions)`, True at real positions; every row has at least one.
+            states: `(n, input_size)` packed states of real positions only.
+            segments: `(n,)`, the sentence (or document) each state belongs to, in `[0, num_segments)`.
 
         Returns:
-            pooled `(rows, input_size)` and weights `(rows, positions)`, exactly 0 at padding.
+            pooled `(num_segments, input_size)` and weights `(n,)`, summing to 1 within each segment.
         """
-        scores = torch.tanh(self.projection(states)) @ self.context_vector  # (rows, positions)
-        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
-        weights = torch.softmax(scores.float(), dim=-1).to(states.dtype)
-        pooled = torch.bmm(weights.unsqueeze(1), states).squeeze(1)  # (rows, input_size)
+        scores = torch.tanh(self.projection(states)) @ self.context_vector  # (n,)
+        weights = segment_softmax(scores.float(), segments, num_segments).to(states.dtype)
+        pooled = states.new_zeros(num_segments, states.size(-1)).index_add(0, segments, weights.unsqueeze(1) * states)
         return pooled, weights
 
 
@@ -378,60 +383,45 @@ class HANModel(HANPreTrainedModel):
         word_mask = self._check_inputs(input_ids, attention_mask)
         batch_size, num_sentences, num_words = input_ids.shape
 
-        # Word level: gather the real sentences of the whole batch and encode them in one call.
+        # Word level: the real words of the whole batch, packed sentence after sentence, encoded in one call.
         sentence_mask = word_mask.any(dim=-1)  # (batch, sentences)
-        real_sentences = sentence_mask.flatten().nonzero().squeeze(1)  # (n_real,)
-        sentence_word_ids = input_ids.reshape(-1, num_words)[real_sentences]  # (n_real, words)
-        sentence_word_mask = word_mask.reshape(-1, num_words)[real_sentences]
-        word_order, sentence_lengths = left_align(sentence_word_mask)
-        max_words = int(sentence_lengths.max())
-        word_order = word_order[:, :max_words]  # (n_real, max_words)
-        aligned_ids = sentence_word_ids.gather(1, word_order)
-        aligned_mask = sentence_word_mask.gather(1, word_order)
+        real_sentences = sentence_mask.flatten().nonzero().squeeze(1)  # (n_sentences,)
+        real_word_mask = word_mask.reshape(-1, num_words)[real_sentences]  # (n_sentences, words)
+        sentence_lengths = real_word_mask.sum(dim=1)  # (n_sentences,)
+        word_ids = input_ids.reshape(-1, num_words)[real_sentences][real_word_mask]  # (n_words,)
+        word_sentence = torch.repeat_interleave(torch.arange(len(real_sentences), device=input_ids.device),
+                                                sentence_lengths)  # (n_words,)
 
         embedding_matrix = self.word_embeddings.weight
         if self.config.freeze_word_embeddings:
             # checked here rather than through requires_grad, which from_pretrained resets when it loads weights
             embedding_matrix = embedding_matrix.detach()
-        embeddings = nn.functional.embedding(aligned_ids, embedding_matrix, self.word_embeddings.padding_idx)
-        embeddings = self.embedding_dropout(embeddings)  # (n_real, max_words, embedding)
-        word_states = self.word_encoder(embeddings, sentence_lengths)  # (n_real, max_words, 2 * word_hidden)
-        real_sentence_vectors, aligned_word_weights = self.word_attention(word_states, aligned_mask)
+        embeddings = self.embedding_dropout(nn.functional.embedding(word_ids, embedding_matrix))  # (n_words, emb)
+        word_states = self.word_encoder(embeddings, sentence_lengths)  # (n_words, 2 * word_hidden)
+        packed_sentence_vectors, word_weights = self.word_attention(word_states, word_sentence, len(real_sentences))
 
-        sentence_vectors = real_sentence_vectors.new_zeros(batch_size * num_sentences, real_sentence_vectors.size(-1))
-        sentence_vectors = sentence_vectors.index_copy(0, real_sentences, real_sentence_vectors)
-        sentence_vectors = sentence_vectors.view(batch_size, num_sentences, -1)  # (batch, sentences, 2 * word_hidden)
+        # Sentence level: each document's real sentences are already consecutive in `real_sentences`.
+        document_lengths = sentence_mask.sum(dim=1)  # (batch,)
+        sentence_document = torch.div(real_sentences, num_sentences, rounding_mode="floor")  # (n_sentences,)
+        packed_sentence_states = self.sentence_encoder(self.sentence_dropout(packed_sentence_vectors), document_lengths)
+        document_vector, sentence_weights = self.sentence_attention(packed_sentence_states, sentence_document, batch_size)
 
-        # Sentence level: the same encoder over each document's real sentences, left-aligned.
-        sentence_order, document_lengths = left_align(sentence_mask)
-        max_sentences = int(document_lengths.max())
-        sentence_order = sentence_order[:, :max_sentences]  # (batch, max_sentences)
-        aligned_sentence_mask = sentence_mask.gather(1, sentence_order)
-        aligned_vectors = sentence_vectors.gather(
-            1, sentence_order.unsqueeze(-1).expand(-1, -1, sentence_vectors.size(-1))
-        )
-        aligned_states = self.sentence_encoder(self.sentence_dropout(aligned_vectors), document_lengths)
-        document_vector, aligned_sentence_weights = self.sentence_attention(aligned_states, aligned_sentence_mask)
-
-        # Back to the caller's positions; left-aligned padding lands on the caller's padding, all zeros.
-        sentence_states = aligned_states.new_zeros(batch_size, num_sentences, aligned_states.size(-1))
-        sentence_states = sentence_states.scatter(
-            1, sentence_order.unsqueeze(-1).expand(-1, -1, aligned_states.size(-1)), aligned_states
-        )
+        # Back to the caller's (batch, sentences[, words]) layout, zeros at padding.
+        sentence_vectors = _unpack(packed_sentence_vectors, real_sentences, batch_size * num_sentences)
+        sentence_states = _unpack(packed_sentence_states, real_sentences, batch_size * num_sentences)
         word_attentions = sentence_attentions = None
         if output_attentions:
-            sentence_attentions = aligned_sentence_weights.new_zeros(batch_size, num_sentences)
-            sentence_attentions = sentence_attentions.scatter(1, sentence_order, aligned_sentence_weights)
-            real_word_weights = aligned_word_weights.new_zeros(len(real_sentences), num_words)
-            real_word_weights = real_word_weights.scatter(1, word_order, aligned_word_weights)
-            word_attentions = real_word_weights.new_zeros(batch_size * num_sentences, num_words)
-            word_attentions = word_attentions.index_copy(0, real_sentences, real_word_weights)
+            sentence_attentions = _unpack(sentence_weights, real_sentences, batch_size * num_sentences)
+            sentence_attentions = sentence_attentions.view(batch_size, num_sentences)
+            real_word_positions = real_word_mask.nonzero()  # (n_words, 2): (packed sentence, word position)
+            word_attentions = word_weights.new_zeros(batch_size * num_sentences, num_words)
+            word_attentions[real_sentences[real_word_positions[:, 0]], real_word_positions[:, 1]] = word_weights
             word_attentions = word_attentions.view(batch_size, num_sentences, num_words)
 
         output = HANModelOutput(
             document_vector=document_vector,
-            sentence_states=sentence_states,
-            sentence_vectors=sentence_vectors,
+            sentence_states=sentence_states.view(batch_size, num_sentences, -1),
+            sentence_vectors=sentence_vectors.view(batch_size, num_sentences, -1),
             word_attentions=word_attentions,
             sentence_attentions=sentence_attentions,
         )
@@ -473,6 +463,11 @@ class HANModel(HANPreTrainedModel):
                 "one (HANTokenizer encodes an empty document as one sentence holding [UNK])."
             )
         return word_mask
+
+
+def _unpack(packed: torch.Tensor, positions: torch.LongTensor, size: int) -> torch.Tensor:
+    """Scatter packed rows `(n, ...)` to `positions` of a zero tensor `(size, ...)`."""
+    return packed.new_zeros((size,) + packed.shape[1:]).index_copy(0, positions, packed)
 
 
 class HANForDocumentClassification(HANPreTrainedModel):
