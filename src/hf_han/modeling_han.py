@@ -67,19 +67,31 @@ class HANDocumentClassifierOutput(ModelOutput):
     sentence_attentions: torch.FloatTensor | None = None
 
 
-def length_buckets(sorted_lengths: list[int], min_rows: int = 16, ratio: float = 0.7) -> list[tuple[int, int]]:
+def length_buckets(sorted_lengths: list[int], step_cost: float = 16.0) -> list[tuple[int, int]]:
     """
-    Cut rows sorted by decreasing length into contiguous buckets, so that each bucket is padded only to its own
-    longest row. A new bucket starts once rows fall below `ratio` of the current bucket's length; buckets keep at
-    least `min_rows` rows because every recurrent call has a fixed cost per time step.
+    Cut rows sorted by decreasing length into contiguous buckets `(start, end)`, each padded only to its own
+    longest row, minimising `sum(bucket_steps * (step_cost + bucket_rows))`: padding costs compute, and every
+    recurrent time step has a fixed cost worth about `step_cost` rows. Exact, by dynamic programming over the
+    distinct lengths (at most a few dozen).
     """
-    buckets, start = [], 0
-    for row, length in enumerate(sorted_lengths):
-        if row - start >= min_rows and length < ratio * sorted_lengths[start]:
-            buckets.append((start, row))
-            start = row
-    buckets.append((start, len(sorted_lengths)))
-    return buckets
+    # runs of equal length: (first row, length), and where each run ends
+    run_starts = [row for row, length in enumerate(sorted_lengths) if row == 0 or length != sorted_lengths[row - 1]]
+    run_ends = run_starts[1:] + [len(sorted_lengths)]
+    # best[j]: cheapest cost of the rows before run j; cut[j]: where its last bucket starts
+    best, cut = [0.0], [0]
+    for j, end in enumerate(run_ends):
+        options = (
+            (best[i] + sorted_lengths[run_starts[i]] * (step_cost + end - run_starts[i]), i) for i in range(j + 1)
+        )
+        cost, first_run = min(options)
+        best.append(cost)
+        cut.append(first_run)
+    buckets, j = [], len(run_ends)
+    while j > 0:
+        first_run = cut[j]
+        buckets.append((run_starts[first_run], run_ends[j - 1]))
+        j = first_run
+    return buckets[::-1]
 
 
 def segment_softmax(scores: torch.Tensor, segments: torch.LongTensor, num_segments: int) -> torch.Tensor:
@@ -112,7 +124,6 @@ class HANBidirectionalEncoder(nn.Module):
             self.forward_layers.append(rnn_class(layer_input_size, hidden_size, batch_first=True))
             self.backward_layers.append(rnn_class(layer_input_size, hidden_size, batch_first=True))
         self.dropout = nn.Dropout(dropout)
-        self.output_size = 2 * hidden_size
 
     def forward(self, packed: torch.Tensor, lengths: torch.LongTensor) -> torch.Tensor:
         """

@@ -127,7 +127,8 @@ class HANTokenizer(TokenizersBackend):
         self.max_sentences = max_sentences
         self.max_words = max_words
         self.long_sentences = long_sentences
-        self.abbreviations = sorted({word.lower().rstrip(".") for word in (abbreviations or DEFAULT_ABBREVIATIONS)})
+        abbreviations = DEFAULT_ABBREVIATIONS if abbreviations is None else abbreviations
+        self.abbreviations = sorted({word.lower().rstrip(".") for word in abbreviations})
         self.lowercase = lowercase
         self._boundary = _boundary_pattern(tuple(self.abbreviations))
         # The whole pipeline is rebuilt from these settings: a reload passes only the vocabulary.
