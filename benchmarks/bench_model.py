@@ -56,8 +56,9 @@ class PaddedReferenceHAN(nn.Module):
         batch, sentences, words = input_ids.shape
         mask = attention_mask.bool()
         word_states = self.word_gru(self.embedding(input_ids.view(batch * sentences, words)))[0]
-        sentence_vectors = self.attend(word_states, mask.view(batch * sentences, words), self.word_projection,
-                                       self.word_context).view(batch, sentences, -1)
+        sentence_vectors = self.attend(
+            word_states, mask.view(batch * sentences, words), self.word_projection, self.word_context
+        ).view(batch, sentences, -1)
         sentence_states = self.sentence_gru(sentence_vectors)[0]
         document = self.attend(sentence_states, mask.any(-1), self.sentence_projection, self.sentence_context)
         logits = self.classifier(document)
@@ -142,10 +143,14 @@ def main():
     documents = args.batches * BATCH_SIZE
     real = sum(int(b["attention_mask"].sum()) for b in batches) / sum(b["attention_mask"].numel() for b in batches)
     shapes = sorted({tuple(b["input_ids"].shape) for b in batches})
-    print(f"torch {torch.__version__}, transformers {transformers.__version__}, python {platform.python_version()}, "
-          f"{torch.get_num_threads()} threads, {platform.machine()}")
-    print(f"{len(batches)} batches of {BATCH_SIZE} IMDB reviews, shapes {shapes[:3]}..., "
-          f"{100 * real:.0f}% of padded positions are real words, vocabulary {len(tokenizer)}")
+    print(
+        f"torch {torch.__version__}, transformers {transformers.__version__}, python {platform.python_version()}, "
+        f"{torch.get_num_threads()} threads, {platform.machine()}"
+    )
+    print(
+        f"{len(batches)} batches of {BATCH_SIZE} IMDB reviews, shapes {shapes[:3]}..., "
+        f"{100 * real:.0f}% of padded positions are real words, vocabulary {len(tokenizer)}"
+    )
 
     models = {variant: build(variant, len(tokenizer)) for variant in ("hf_han", "reference")}
     optimizers = {variant: torch.optim.Adam(model.parameters(), lr=1e-3) for variant, model in models.items()}
@@ -159,7 +164,9 @@ def main():
             rates[variant, "train"].append(documents / run_pass(model, batches, True, optimizers[variant]))
             model.eval()
             rates[variant, "inference"].append(documents / run_pass(model, batches, False))
-        print(f"repeat {repeat + 1}/{args.repeats}: " + ", ".join(f"{v} {m} {r[-1]:.0f}" for (v, m), r in rates.items()))
+        print(
+            f"repeat {repeat + 1}/{args.repeats}: " + ", ".join(f"{v} {m} {r[-1]:.0f}" for (v, m), r in rates.items())
+        )
 
     memory = {}
     with tempfile.TemporaryDirectory() as scratch:
@@ -168,14 +175,18 @@ def main():
         for variant in models:
             child = subprocess.run(
                 [sys.executable, __file__, "--memory-child", variant, batches_file],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             )
             memory[variant] = json.loads(child.stdout.strip().splitlines()[-1])["train_mb"]
 
     print(f"\n{'variant':12s} {'train docs/s':>13s} {'inference docs/s':>17s} {'train peak MB':>14s}")
     for variant in models:
-        print(f"{variant:12s} {statistics.median(rates[variant, 'train']):13.0f} "
-              f"{statistics.median(rates[variant, 'inference']):17.0f} {memory[variant]:14.0f}")
+        print(
+            f"{variant:12s} {statistics.median(rates[variant, 'train']):13.0f} "
+            f"{statistics.median(rates[variant, 'inference']):17.0f} {memory[variant]:14.0f}"
+        )
     for mode in ("train", "inference"):
         ratio = statistics.median(rates["hf_han", mode]) / statistics.median(rates["reference", mode])
         print(f"hf_han / reference, {mode}: {ratio:.2f}x")

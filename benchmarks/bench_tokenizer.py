@@ -64,18 +64,26 @@ def main():
     train_texts, _ = read_split(prepare_imdb_splits()["train"])
     train_texts = train_texts + read_split(prepare_imdb_splits()["validation"])[0]  # the 25,000 training reviews
 
-    print(f"python {platform.python_version()}, transformers {transformers.__version__}, tokenizers "
-          f"{tokenizers.__version__}, {platform.processor() or platform.machine()}")
+    print(
+        f"python {platform.python_version()}, transformers {transformers.__version__}, tokenizers "
+        f"{tokenizers.__version__}, {platform.processor() or platform.machine()}"
+    )
     train_seconds, tokenizer = timed(
-        lambda: HANTokenizer().train_new_from_iterator(train_texts, vocab_size=100000, min_frequency=6,
-                                                       show_progress=False)
+        lambda: HANTokenizer().train_new_from_iterator(
+            train_texts, vocab_size=100000, min_frequency=6, show_progress=False
+        )
     )
     print(f"vocabulary training on {len(train_texts)} reviews: {train_seconds:.1f} s -> {len(tokenizer)} words")
     vocab, unk_id = tokenizer.get_vocab(), tokenizer.unk_token_id
     num_words = sum(len(words) for doc in tokenizer(documents[:2000])["input_ids"] for words in doc) / 2000
 
-    rows = {"hf_han (offsets, ragged)": [], "hf_han (no offsets, ragged)": [], "hf_han (offsets, padded pt, 64/batch)": [],
-            "plain-Python reference": [], "NLTK Punkt+Treebank": []}
+    rows = {
+        "hf_han (offsets, ragged)": [],
+        "hf_han (no offsets, ragged)": [],
+        "hf_han (offsets, padded pt, 64/batch)": [],
+        "plain-Python reference": [],
+        "NLTK Punkt+Treebank": [],
+    }
     nltk_available = True
     for repeat in range(args.repeats):
         rows["plain-Python reference"].append(len(documents) / timed(reference_encode, documents, vocab, unk_id)[0])
@@ -84,10 +92,13 @@ def main():
         )
         rows["hf_han (no offsets, ragged)"].append(len(documents) / timed(lambda: tokenizer(documents))[0])
         rows["hf_han (offsets, padded pt, 64/batch)"].append(
-            len(documents) / timed(lambda: [
-                tokenizer(documents[i : i + 64], return_offsets_mapping=True, padding=True, return_tensors="pt")
-                for i in range(0, len(documents), 64)
-            ])[0]
+            len(documents)
+            / timed(
+                lambda: [
+                    tokenizer(documents[i : i + 64], return_offsets_mapping=True, padding=True, return_tensors="pt")
+                    for i in range(0, len(documents), 64)
+                ]
+            )[0]
         )
         if nltk_available:
             try:

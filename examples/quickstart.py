@@ -75,12 +75,17 @@ def main():
 
     def encode(texts, labels):
         dataset = Dataset.from_dict({"text": texts, "label": [label2id[label] for label in labels]})
-        return dataset.map(lambda batch: tokenizer(batch["text"], return_length=True), batched=True,
-                           remove_columns=["text"])
+        return dataset.map(
+            lambda batch: tokenizer(batch["text"], return_length=True), batched=True, remove_columns=["text"]
+        )
 
     train_dataset, test_dataset = encode(train_texts, train_labels), encode(test_texts, test_labels)
-    config = HANConfig(vocab_size=len(tokenizer), num_labels=2, label2id=label2id,
-                       id2label={i: label for label, i in label2id.items()})
+    config = HANConfig(
+        vocab_size=len(tokenizer),
+        num_labels=2,
+        label2id=label2id,
+        id2label={i: label for label, i in label2id.items()},
+    )
     model = HANForDocumentClassification(config)
     tokenizer.check_model_compatibility(model)
 

@@ -80,7 +80,16 @@ def test_unicode_and_emoji_are_words_and_normalised(tokenizer):
     assert tokenizer.sentence_words(document) == [["full", "width", "café", "😀", "naïve", "."], ["été", "!"]]
     encoding = tokenizer(document, return_offsets_mapping=True)
     spans = [span for sentence in encoding["offset_mapping"] for span in sentence]
-    assert [document[start:end] for start, end in spans] == ["Ｆｕｌｌ", "width", "CAFÉ", "😀", "naïve", ".", "ÉTÉ", "!"]
+    assert [document[start:end] for start, end in spans] == [
+        "Ｆｕｌｌ",
+        "width",
+        "CAFÉ",
+        "😀",
+        "naïve",
+        ".",
+        "ÉTÉ",
+        "!",
+    ]
 
 
 def test_the_python_encoder_agrees_with_the_tokenizers_pipeline(tokenizer):
@@ -172,8 +181,11 @@ def test_empty_whitespace_and_wrong_type_inputs(tokenizer):
 
 
 def test_empty_document_runs_through_the_model(tokenizer):
-    model = HANForDocumentClassification(HANConfig(vocab_size=len(tokenizer), embedding_dim=8, word_hidden_size=4,
-                                                   sentence_hidden_size=4, attention_dim=4)).eval()
+    model = HANForDocumentClassification(
+        HANConfig(
+            vocab_size=len(tokenizer), embedding_dim=8, word_hidden_size=4, sentence_hidden_size=4, attention_dim=4
+        )
+    ).eval()
     with torch.no_grad():
         logits = model(**tokenizer(["", "A good film."], padding=True, return_tensors="pt")).logits
     assert torch.isfinite(logits).all()
@@ -229,7 +241,10 @@ def test_remote_code_tokenizer_without_the_package(tokenizer, tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
     result = subprocess.run(
         [sys.executable, "-c", REMOTE_TOKENIZER, str(tmp_path), json.dumps(CORPUS)],
-        cwd=tmp_path, env=env, capture_output=True, text=True,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     expected = tokenizer(CORPUS, padding=True, return_tensors="np")["input_ids"].tolist()
@@ -239,10 +254,13 @@ def test_remote_code_tokenizer_without_the_package(tokenizer, tmp_path):
 def test_a_tokenizer_that_does_not_match_the_model_is_caught(tokenizer):
     matching = HANConfig(vocab_size=len(tokenizer))
     tokenizer.check_model_compatibility(matching)
-    tokenizer.check_model_compatibility(HANForDocumentClassification(HANConfig(vocab_size=len(tokenizer),
-                                                                               embedding_dim=4, word_hidden_size=2,
-                                                                               sentence_hidden_size=2,
-                                                                               attention_dim=2)))
+    tokenizer.check_model_compatibility(
+        HANForDocumentClassification(
+            HANConfig(
+                vocab_size=len(tokenizer), embedding_dim=4, word_hidden_size=2, sentence_hidden_size=2, attention_dim=2
+            )
+        )
+    )
     with pytest.raises(ValueError, match=f"{len(tokenizer)} words.*vocab_size=50000"):
         tokenizer.check_model_compatibility(HANConfig(vocab_size=50000))
 
@@ -252,10 +270,12 @@ def test_a_tokenizer_that_does_not_match_the_model_is_caught(tokenizer):
 
 def test_collator_pads_to_the_batch_maxima_and_stacks_labels():
     collator = DataCollatorForDocumentClassification()
-    batch = collator([
-        {"input_ids": [[5, 6, 7], [8]], "label": 1, "length": 4},
-        {"input_ids": [[9]], "label": 0, "length": 1},
-    ])
+    batch = collator(
+        [
+            {"input_ids": [[5, 6, 7], [8]], "label": 1, "length": 4},
+            {"input_ids": [[9]], "label": 0, "length": 1},
+        ]
+    )
     assert set(batch) == {"input_ids", "attention_mask", "labels"}
     assert batch["input_ids"].tolist() == [[[5, 6, 7], [8, 0, 0]], [[9, 0, 0], [0, 0, 0]]]
     assert batch["attention_mask"].tolist() == [[[1, 1, 1], [1, 0, 0]], [[1, 0, 0], [0, 0, 0]]]
@@ -290,12 +310,32 @@ def test_datasets_map_and_trainer_with_group_by_length(tokenizer, tmp_path):
     assert dataset[0]["input_ids"] == tokenizer(CORPUS[0])["input_ids"]  # ragged lists survive Arrow
     assert dataset[0]["length"] == sum(map(len, dataset[0]["input_ids"]))
 
-    model = HANForDocumentClassification(HANConfig(vocab_size=len(tokenizer), embedding_dim=8, word_hidden_size=4,
-                                                   sentence_hidden_size=4, attention_dim=4, num_labels=2))
-    args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=4, max_steps=3, report_to=[],
-                             save_strategy="no", use_cpu=True, train_sampling_strategy="group_by_length")
-    trainer = Trainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                      data_collator=DataCollatorForDocumentClassification(tokenizer=tokenizer))
+    model = HANForDocumentClassification(
+        HANConfig(
+            vocab_size=len(tokenizer),
+            embedding_dim=8,
+            word_hidden_size=4,
+            sentence_hidden_size=4,
+            attention_dim=4,
+            num_labels=2,
+        )
+    )
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=4,
+        max_steps=3,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        train_sampling_strategy="group_by_length",
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        data_collator=DataCollatorForDocumentClassification(tokenizer=tokenizer),
+    )
     sampler = trainer._get_train_sampler()
     assert isinstance(sampler, LengthGroupedSampler) and sampler.lengths == dataset["length"]
     result = trainer.train()

@@ -31,8 +31,9 @@ class DataCollatorForDocumentClassification:
             `"pt"` for torch tensors or `"np"` for numpy arrays.
 
     Each example is a mapping with `input_ids` (a list of sentences, each a list of ids), optionally
-    `attention_mask` (same shape; all ones when absent) and a label under `labels`, `label` or `label_ids`: an int for single-label classification (stacked as int64), a float for regression or a list of
-    numbers for multi-label classification (stacked as float32). Other keys, such as the `length` column used by
+    `attention_mask` (same shape; all ones when absent) and a label under `labels`, `label` or `label_ids`: an
+    int for single-label classification (stacked as int64), a float for regression or a list of numbers for
+    multi-label classification (stacked as float32). Other keys, such as the `length` column used by
     `group_by_length` or `offset_mapping`, are not model inputs and are dropped.
 
     Example:
@@ -63,7 +64,9 @@ class DataCollatorForDocumentClassification:
         if all("attention_mask" in feature for feature in features):
             ragged["attention_mask"] = [_as_nested_list(feature["attention_mask"]) for feature in features]
         else:
-            ragged["attention_mask"] = [[[1] * len(sentence) for sentence in document] for document in ragged["input_ids"]]
+            ragged["attention_mask"] = [
+                [[1] * len(sentence) for sentence in document] for document in ragged["input_ids"]
+            ]
 
         pad_token_id = self.tokenizer.pad_token_id if self.tokenizer is not None else self.pad_token_id
         batch = pad_documents(ragged, pad_to_multiple_of=self.pad_to_multiple_of, pad_token_id=pad_token_id)
@@ -92,9 +95,8 @@ def _stack_labels(labels: list) -> np.ndarray:
         if len({len(label) for label in labels}) != 1:
             raise ValueError(f"Label vectors differ in length: {sorted({len(label) for label in labels})}.")
         return np.asarray(labels, dtype=np.float32)  # multi-label targets or multi-output regression
-    raise ValueError(
-        f"Labels must be all ints, all floats or all lists of numbers; got {sorted({type(l).__name__ for l in labels})}."
-    )
+    types = sorted({type(label).__name__ for label in labels})
+    raise ValueError(f"Labels must be all ints, all floats or all lists of numbers; got {types}.")
 
 
 __all__ = ["DataCollatorForDocumentClassification"]

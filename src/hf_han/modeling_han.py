@@ -180,8 +180,10 @@ class HANBidirectionalEncoder(nn.Module):
                 forward_states.append(forward_rnn(forward_block.view(shape))[0].flatten(0, 1))
                 backward_states.append(backward_rnn(backward_block.view(shape))[0].flatten(0, 1))
             hidden = torch.cat(
-                [torch.cat(forward_states).index_select(0, forward_take),
-                 torch.cat(backward_states).index_select(0, backward_take)],
+                [
+                    torch.cat(forward_states).index_select(0, forward_take),
+                    torch.cat(backward_states).index_select(0, backward_take),
+                ],
                 dim=-1,
             )  # (total_steps, 2 * hidden)
         return hidden
@@ -249,7 +251,10 @@ class HANPreTrainedModel(PreTrainedModel):
     def save_pretrained(self, save_directory, *args, **kwargs):
         # `auto_map` lists only the saved class; a head's folder should also load as the bare model via AutoModel
         if self._auto_class is not None:
-            self.config.auto_map = {"AutoModel": "modeling_han.HANModel", **(getattr(self.config, "auto_map", None) or {})}
+            self.config.auto_map = {
+                "AutoModel": "modeling_han.HANModel",
+                **(getattr(self.config, "auto_map", None) or {}),
+            }
         return super().save_pretrained(save_directory, *args, **kwargs)
 
     def load_word_vectors(
@@ -400,8 +405,9 @@ class HANModel(HANPreTrainedModel):
         real_word_mask = word_mask.reshape(-1, num_words)[real_sentences]  # (n_sentences, words)
         sentence_lengths = real_word_mask.sum(dim=1)  # (n_sentences,)
         word_ids = input_ids.reshape(-1, num_words)[real_sentences][real_word_mask]  # (n_words,)
-        word_sentence = torch.repeat_interleave(torch.arange(len(real_sentences), device=input_ids.device),
-                                                sentence_lengths)  # (n_words,)
+        word_sentence = torch.repeat_interleave(
+            torch.arange(len(real_sentences), device=input_ids.device), sentence_lengths
+        )  # (n_words,)
 
         embedding_matrix = self.word_embeddings.weight
         if self.config.freeze_word_embeddings:
@@ -414,8 +420,12 @@ class HANModel(HANPreTrainedModel):
         # Sentence level: each document's real sentences are already consecutive in `real_sentences`.
         document_lengths = sentence_mask.sum(dim=1)  # (batch,)
         sentence_document = torch.div(real_sentences, num_sentences, rounding_mode="floor")  # (n_sentences,)
-        packed_sentence_states = self.sentence_encoder(self.sentence_dropout(packed_sentence_vectors), document_lengths)
-        document_vector, sentence_weights = self.sentence_attention(packed_sentence_states, sentence_document, batch_size)
+        packed_sentence_states = self.sentence_encoder(
+            self.sentence_dropout(packed_sentence_vectors), document_lengths
+        )
+        document_vector, sentence_weights = self.sentence_attention(
+            packed_sentence_states, sentence_document, batch_size
+        )
 
         # Back to the caller's (batch, sentences[, words]) layout, zeros at padding.
         sentence_vectors = _unpack(packed_sentence_vectors, real_sentences, batch_size * num_sentences)
@@ -443,7 +453,11 @@ class HANModel(HANPreTrainedModel):
         if not isinstance(input_ids, torch.Tensor):
             raise ValueError(f"`input_ids` must be a torch.Tensor, got {type(input_ids).__name__}.")
         if input_ids.dim() != 3:
-            hint = " A 2-D input looks like flat token ids; encode documents with HANTokenizer." if input_ids.dim() == 2 else ""
+            hint = (
+                " A 2-D input looks like flat token ids; encode documents with HANTokenizer."
+                if input_ids.dim() == 2
+                else ""
+            )
             raise ValueError(
                 "`input_ids` must have shape (batch_size, num_sentences, num_words), got a "
                 f"{input_ids.dim()}-D tensor of shape {tuple(input_ids.shape)}.{hint}"
@@ -456,7 +470,11 @@ class HANModel(HANPreTrainedModel):
             word_mask = input_ids != self.config.pad_token_id
         else:
             if not isinstance(attention_mask, torch.Tensor) or attention_mask.shape != input_ids.shape:
-                shape = tuple(attention_mask.shape) if isinstance(attention_mask, torch.Tensor) else type(attention_mask).__name__
+                shape = (
+                    tuple(attention_mask.shape)
+                    if isinstance(attention_mask, torch.Tensor)
+                    else type(attention_mask).__name__
+                )
                 raise ValueError(
                     f"`attention_mask` must have the shape of `input_ids` {tuple(input_ids.shape)}, got {shape}."
                 )
@@ -544,4 +562,10 @@ class HANForDocumentClassification(HANPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
-__all__ = ["HANPreTrainedModel", "HANModel", "HANForDocumentClassification", "HANModelOutput", "HANDocumentClassifierOutput"]
+__all__ = [
+    "HANPreTrainedModel",
+    "HANModel",
+    "HANForDocumentClassification",
+    "HANModelOutput",
+    "HANDocumentClassifierOutput",
+]

@@ -26,8 +26,9 @@ VOCAB_FILES_NAMES = {"tokenizer_file": "tokenizer.json"}
 WORD_PATTERN = r"\w+(?:['’]\w+)*|[^\w\s]"
 _WORD = re.compile(WORD_PATTERN)
 
-# Sentence boundaries: newlines, HTML line breaks, and terminal punctuation (with closing quotes or brackets) followed
-# by white space, except a single "." after an abbreviation. Decimals ("3.5") never match: no space follows their point.
+# Sentence boundaries: newlines, HTML line breaks, and terminal punctuation (with closing quotes or brackets)
+# followed by white space, except a single "." after an abbreviation. Decimals ("3.5") never match: no space
+# follows their point.
 # The pattern is matched on lower-cased text, and a sentence ends where a match ends.
 _TERMINAL_TEMPLATE = (
     r"""\n|<br\s*/?>"""  # line breaks
@@ -288,13 +289,23 @@ class HANTokenizer(TokenizersBackend):
             )
         # `transformers` reads padding and truncation against a flat `max_length`; the caps here are
         # `max_sentences` x `max_words`, so both are decided here and handed to `_encode_plus` as they are.
-        truncate = truncation is None or truncation not in (False, "do_not_truncate", TruncationStrategy.DO_NOT_TRUNCATE)
+        truncate = truncation is None or truncation not in (
+            False,
+            "do_not_truncate",
+            TruncationStrategy.DO_NOT_TRUNCATE,
+        )
         if isinstance(padding, str):  # PaddingStrategy is a str enum too
             padding = PaddingStrategy(padding)
         else:
             padding = PaddingStrategy.LONGEST if padding else PaddingStrategy.DO_NOT_PAD
         return super().__call__(
-            text, *args, padding=False, truncation=False, truncate_documents=truncate, document_padding=padding, **kwargs
+            text,
+            *args,
+            padding=False,
+            truncation=False,
+            truncate_documents=truncate,
+            document_padding=padding,
+            **kwargs,
         )
 
     def _encode_plus(
@@ -371,7 +382,9 @@ class HANTokenizer(TokenizersBackend):
             encoded = {key: value[0] for key, value in encoded.items()}
         return BatchEncoding(encoded, tensor_type=return_tensors)
 
-    def pad(self, encoded_inputs, padding=True, max_length=None, pad_to_multiple_of=None, return_tensors=None, **kwargs):
+    def pad(
+        self, encoded_inputs, padding=True, max_length=None, pad_to_multiple_of=None, return_tensors=None, **kwargs
+    ):
         """
         Pad hierarchical encodings (a list of per-document dicts, or a dict of per-document lists) to the batch's
         maxima, or to `max_sentences` x `max_words` with `padding="max_length"`. Used by the data collators.
@@ -392,7 +405,9 @@ class HANTokenizer(TokenizersBackend):
         token_ids = _to_list(token_ids)
         if token_ids and isinstance(token_ids[0], list):
             sentences = [self.decode(sentence, skip_special_tokens=skip_special_tokens) for sentence in token_ids]
-            return [sentence for sentence, ids in zip(sentences, token_ids) if any(i != self.pad_token_id for i in ids)]
+            return [
+                sentence for sentence, ids in zip(sentences, token_ids) if any(i != self.pad_token_id for i in ids)
+            ]
         skip = {self.pad_token_id, self.unk_token_id} if skip_special_tokens else {self.pad_token_id}
         return " ".join(self._tokenizer.id_to_token(i) or self.unk_token for i in token_ids if i not in skip)
 
@@ -439,7 +454,9 @@ class HANTokenizer(TokenizersBackend):
             counts.pop(special, None)
         kept = sorted((item for item in counts.items() if item[1] >= min_frequency), key=lambda kv: (-kv[1], kv[0]))
         vocab = {token: i for i, token in enumerate(specials + [word for word, _ in kept[: vocab_size - 2]])}
-        logger.info(f"Vocabulary of {len(vocab)} words from {len(counts)} distinct words (min_frequency={min_frequency}).")
+        logger.info(
+            f"Vocabulary of {len(vocab)} words from {len(counts)} distinct words (min_frequency={min_frequency})."
+        )
         return self.__class__(vocab=vocab, **{**self._settings(), **kwargs})
 
     def _settings(self) -> dict:
@@ -484,9 +501,7 @@ def pad_documents(
     if not documents:
         raise ValueError("Cannot pad an empty batch of documents.")
     sentences_per_document = np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
-    words_per_sentence = np.fromiter(
-        chain.from_iterable(map(len, document) for document in documents), dtype=np.int64
-    )
+    words_per_sentence = np.fromiter(chain.from_iterable(map(len, document) for document in documents), dtype=np.int64)
     num_sentences = int(sentences_per_document.max())
     num_words = int(words_per_sentence.max(initial=1))
     if shape is not None:
