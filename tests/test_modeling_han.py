@@ -360,3 +360,30 @@ def test_invalid_inputs_raise_clear_errors():
         model(torch.ones(2, 3, 4))
     with pytest.raises(ValueError, match=r"Documents \[1\] have no real word"):
         model(torch.ones(2, 3, 4, dtype=torch.long), torch.tensor([1, 0]).view(2, 1, 1).expand(2, 3, 4))
+
+
+def test_length_buckets_partition_the_rows_at_the_least_cost():
+    from itertools import combinations
+
+    from hf_han.modeling_han import length_buckets
+
+    def cost(buckets, lengths, step_cost):
+        return sum(lengths[start] * (step_cost + end - start) for start, end in buckets)
+
+    lengths = [50, 50, 41, 30, 30, 30, 12, 9, 9, 3, 2, 1, 1, 1]
+    for step_cost in (0.0, 4.0, 16.0, 1000.0):
+        buckets = length_buckets(lengths, step_cost)
+        # contiguous, covering every row once, cut only between different lengths
+        assert buckets[0][0] == 0 and buckets[-1][1] == len(lengths)
+        assert all(a[1] == b[0] for a, b in zip(buckets, buckets[1:]))
+        assert all(lengths[end - 1] != lengths[end] for _, end in buckets[:-1])
+        # no other cut between runs is cheaper (brute force over all of them)
+        cuts = [row for row in range(1, len(lengths)) if lengths[row] != lengths[row - 1]]
+        best = min(
+            cost(list(zip((0,) + chosen, chosen + (len(lengths),))), lengths, step_cost)
+            for size in range(len(cuts) + 1)
+            for chosen in combinations(cuts, size)
+        )
+        assert cost(buckets, lengths, step_cost) == best
+    assert length_buckets(lengths, 1000.0) == [(0, len(lengths))]  # costly steps: one bucket
+    assert length_buckets([7], 16.0) == [(0, 1)]
