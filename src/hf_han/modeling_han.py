@@ -142,7 +142,8 @@ class HANBidirectionalEncoder(nn.Module):
         by_length = by_length.to(packed.device)
 
         # Where each bucket's padded block reads from, for both directions; `total_steps` points at a zero row.
-        blocks, forward_order, backward_order, block_positions, offset = [], [], [], [], 0
+        block_shapes, forward_gather, backward_gather = [], [], []
+        forward_order, backward_order, block_positions, offset = [], [], [], 0
         for start, end in length_buckets(sorted_lengths_list):
             rows = by_length[start:end]
             steps = torch.arange(sorted_lengths_list[start], device=packed.device).unsqueeze(0)  # (1, block_steps)
@@ -150,21 +151,23 @@ class HANBidirectionalEncoder(nn.Module):
             real = steps < row_length  # (block_rows, block_steps)
             forward_index = torch.where(real, row_start + steps, total_steps)
             backward_index = torch.where(real, row_start + row_length - 1 - steps, total_steps)
-            blocks.append((forward_index, backward_index, real.shape))
-            forward_order.append(forward_index[real])
+            block_shapes.append(real.shape)
+            forward_gather.append(forward_index.flatten())
+            backward_gather.append(backward_index.flatten())
+            forward_order.append(forward_index[real])  # the packed step of each real block position
             backward_order.append(backward_index[real])
             block_positions.append(offset + real.flatten().nonzero().squeeze(1))
             offset += real.numel()
-        # For every packed step, where its state lands in the blocks' outputs laid end to end: one index per
-        # direction and layer brings all real states back into packed order.
+        # One gather per direction feeds all blocks (gathering block by block would make backward zero-fill and
+        # add up a copy of the whole input for every block), and one take per direction brings the real states
+        # of all blocks, laid end to end, back into packed order.
+        block_sizes = [shape.numel() for shape in block_shapes]
+        forward_gather, backward_gather = torch.cat(forward_gather), torch.cat(backward_gather)
         block_positions = torch.cat(block_positions)
-        forward_take = block_positions[torch.argsort(torch.cat(forward_order))]
-        backward_take = block_positions[torch.argsort(torch.cat(backward_order))]
-        # Likewise one gather per direction feeds all blocks: gathering block by block would make backward
-        # zero-fill and add up a copy of the whole input for every block.
-        block_sizes = [shape.numel() for _, _, shape in blocks]
-        forward_gather = torch.cat([forward_index.flatten() for forward_index, _, _ in blocks])
-        backward_gather = torch.cat([backward_index.flatten() for _, backward_index, _ in blocks])
+        forward_take = block_positions.new_empty(total_steps).index_copy_(0, torch.cat(forward_order), block_positions)
+        backward_take = block_positions.new_empty(total_steps).index_copy_(
+            0, torch.cat(backward_order), block_positions
+        )
 
         hidden = packed
         for layer, (forward_rnn, backward_rnn) in enumerate(zip(self.forward_layers, self.backward_layers)):
@@ -174,7 +177,7 @@ class HANBidirectionalEncoder(nn.Module):
             forward_blocks = source.index_select(0, forward_gather).split(block_sizes)
             backward_blocks = source.index_select(0, backward_gather).split(block_sizes)
             forward_states, backward_states = [], []
-            for (_, _, shape), forward_block, backward_block in zip(blocks, forward_blocks, backward_blocks):
+            for shape, forward_block, backward_block in zip(block_shapes, forward_blocks, backward_blocks):
                 shape = shape + (source.size(-1),)  # (block_rows, block_steps, features)
                 # (block_rows * block_steps, hidden): padded steps included, dropped by the take below
                 forward_states.append(forward_rnn(forward_block.view(shape))[0].flatten(0, 1))
