@@ -141,6 +141,8 @@ def test_per_call_caps_and_lengths(tokenizer):
     assert all(len(sentence) <= 3 for document in encoding["input_ids"] for sentence in document)
     assert encoding["length"] == [sum(map(len, document)) for document in encoding["input_ids"]]
     assert tokenizer.max_sentences == 6  # the call did not change the tokenizer
+    with pytest.raises(ValueError, match="long_sentences"):
+        tokenizer(CORPUS, long_sentences="fold")
 
 
 def test_decode_round_trip_for_in_vocabulary_text(tokenizer):

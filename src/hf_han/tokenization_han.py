@@ -1,5 +1,6 @@
 """Tokenizer for Hierarchical Attention Networks: raw documents to `(batch, sentences, words)` word ids."""
 
+import copy
 import gc
 import re
 from functools import lru_cache
@@ -114,11 +115,7 @@ class HANTokenizer(TokenizersBackend):
         lowercase: bool = True,
         **kwargs,
     ):
-        for name, value in (("max_sentences", max_sentences), ("max_words", max_words)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
-        if long_sentences not in LONG_SENTENCE_MODES:
-            raise ValueError(f"`long_sentences` must be one of {LONG_SENTENCE_MODES}, got {long_sentences!r}.")
+        _check_settings(max_sentences=max_sentences, max_words=max_words, long_sentences=long_sentences)
         unk_token, pad_token = str(unk_token), str(pad_token)
         if vocab is None:
             vocab = {pad_token: 0, unk_token: 1}
@@ -332,9 +329,12 @@ class HANTokenizer(TokenizersBackend):
         overrides = {"max_sentences": max_sentences, "max_words": max_words, "long_sentences": long_sentences}
         overrides = {name: value for name, value in overrides.items() if value is not None}
         if overrides:
-            # a per-call setting: encode with a configured copy rather than mutate this tokenizer
-            settings = {**self._settings(), **overrides}
-            return HANTokenizer(vocab=self._word_to_id(), **settings)._encode_plus(
+            # a per-call setting: encode with a shallow copy (sharing the vocabulary) rather than mutate this one
+            _check_settings(**overrides)
+            configured = copy.copy(self)
+            for name, value in overrides.items():
+                setattr(configured, name, value)
+            return configured._encode_plus(
                 text,
                 document_padding=document_padding,
                 truncate_documents=truncate_documents,
@@ -545,6 +545,15 @@ def _positions_within(group_sizes: np.ndarray) -> np.ndarray:
     """For groups of the given sizes laid end to end, each element's position inside its group."""
     group_starts = np.cumsum(group_sizes) - group_sizes
     return np.arange(int(group_sizes.sum())) - np.repeat(group_starts, group_sizes)
+
+
+def _check_settings(**settings) -> None:
+    for name in ("max_sentences", "max_words"):
+        value = settings.get(name, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
+    if settings.get("long_sentences", "wrap") not in LONG_SENTENCE_MODES:
+        raise ValueError(f"`long_sentences` must be one of {LONG_SENTENCE_MODES}, got {settings['long_sentences']!r}.")
 
 
 def _blank(match: re.Match) -> str:
