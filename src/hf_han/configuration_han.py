@@ -85,6 +85,11 @@ class HANConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
+        if __name__.startswith("hf_han."):
+            # A saved folder names its own copy of the pipeline code for users without hf-han; where hf-han is
+            # installed its registered pipelines serve, and `transformers` would otherwise demand
+            # `trust_remote_code=True` for them. Saving writes the entry again.
+            self.__dict__.pop("custom_pipelines", None)
         for name in (
             "vocab_size",
             "embedding_dim",

@@ -272,7 +272,9 @@ class HANTokenizer(TokenizersBackend):
         `max_words`; `False`: ragged lists), `return_tensors` (`"pt"`, `"np"` or `None`), `return_length` (real
         words per document) and `return_offsets_mapping` (a `(start, end)` character span per word),
         `truncation` defaults to `True`: at most `max_sentences` sentences of at most `max_words` words.
-        `max_sentences`, `max_words` and `long_sentences` may be overridden per call.
+        `max_sentences`, `max_words` and `long_sentences` may be overridden per call. One document (a `str`)
+        encoded to tensors with `"longest"` padding has `max_words` words per sentence, so that the encodings of
+        different documents stack, as the `transformers` pipelines need when they batch.
         """
         if isinstance(text, (list, tuple)):
             for document in text:
@@ -377,6 +379,12 @@ class HANTokenizer(TokenizersBackend):
             shape = None
             if document_padding == PaddingStrategy.MAX_LENGTH:
                 shape = (self.max_sentences, self.max_words)
+            elif single and return_tensors is not None and not pad_to_multiple_of:
+                # One document's tensors padded to `max_words` words stack with any other document's along the
+                # sentence axis, which is how the `transformers` pipelines batch; the padding costs the model
+                # nothing, since it reads only real words.
+                longest = max(map(len, input_ids[0]), default=1)
+                shape = (len(input_ids[0]), max(self.max_words, longest))
             encoded = pad_documents(encoded, shape=shape, pad_to_multiple_of=pad_to_multiple_of)
         elif single:
             encoded = {key: value[0] for key, value in encoded.items()}

@@ -1,0 +1,187 @@
+"""
+Pictures of a HAN's attention on one document: a self-contained HTML page, a PNG (matplotlib) and Markdown.
+
+Each takes the explanation that `pipeline("document-classification", ...)(text, explain=True)` returns: the
+predicted `label` and `score`, and `sentences`, each with its `attention` and its `words` (with `attention` and
+character spans). Following Yang et al. (2016, section 3.5), a word's shade is either its weight within the
+sentence (`word_scale="word"`) or that weight scaled by the square root of its sentence's weight
+(`word_scale="sqrt_sentence"`), which keeps words of unimportant sentences from standing out.
+"""
+
+import html
+import math
+from pathlib import Path
+from typing import Any
+
+
+WORD_SCALES = ("word", "sqrt_sentence")
+
+
+def word_shades(explanation: dict[str, Any], word_scale: str = "sqrt_sentence") -> list[list[float]]:
+    """Each word's shade in [0, 1], sentence by sentence, normalised so that the strongest word has 1."""
+    if word_scale not in WORD_SCALES:
+        raise ValueError(f"`word_scale` must be one of {WORD_SCALES}, got {word_scale!r}.")
+    shades = []
+    for sentence in explanation["sentences"]:
+        factor = math.sqrt(sentence["attention"]) if word_scale == "sqrt_sentence" else 1.0
+        shades.append([factor * word["attention"] for word in sentence["words"]])
+    strongest = max((shade for sentence in shades for shade in sentence), default=0.0)
+    return [[shade / strongest if strongest > 0 else 0.0 for shade in sentence] for sentence in shades]
+
+
+def attention_to_html(explanation: dict[str, Any], word_scale: str = "sqrt_sentence", title: str | None = None) -> str:
+    """
+    A self-contained HTML page: one row per sentence, its weight as a bar on the left, its words highlighted by
+    their shade. All text is escaped, so a document containing markup is shown as text.
+    """
+    shades = word_shades(explanation, word_scale)
+    strongest_sentence = max((s["attention"] for s in explanation["sentences"]), default=1.0) or 1.0
+    rows = []
+    for sentence, sentence_shades in zip(explanation["sentences"], shades):
+        words = " ".join(
+            f'<span class="w" style="background: rgba(220, 38, 38, {shade:.3f})" '
+            f'title="{word["attention"]:.4f}">{html.escape(word["word"])}</span>'
+            for word, shade in zip(sentence["words"], sentence_shades)
+        )
+        width = 100 * sentence["attention"] / strongest_sentence
+        rows.append(
+            '<div class="row">'
+            f'<div class="bar" title="sentence weight {sentence["attention"]:.4f}">'
+            f'<div style="width: {width:.1f}%"></div></div>'
+            f'<div class="weight">{sentence["attention"]:.2f}</div>'
+            f'<div class="text">{words}</div></div>'
+        )
+    heading = html.escape(title or f"Prediction: {explanation['label']} ({explanation['score']:.2f})")
+    scale = "word weight x sqrt(sentence weight)" if word_scale == "sqrt_sentence" else "word weight"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{heading}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60em; margin: 2em auto; line-height: 1.6; }}
+.row {{ display: flex; align-items: baseline; gap: 0.75em; margin: 0.2em 0; }}
+.bar {{ flex: 0 0 8em; height: 0.8em; background: #eef2ff; }}
+.bar div {{ height: 100%; background: #2563eb; }}
+.weight {{ flex: 0 0 2.5em; font-variant-numeric: tabular-nums; color: #555; font-size: 0.85em; }}
+.w {{ border-radius: 3px; padding: 0 1px; }}
+.legend {{ color: #555; font-size: 0.85em; }}
+</style></head><body>
+<h2>{heading}</h2>
+<p class="legend">Blue bars: sentence attention. Red highlight: {scale}.</p>
+{chr(10).join(rows)}
+</body></html>
+"""
+
+
+def save_attention_html(
+    explanation: dict[str, Any], path: str | Path, word_scale: str = "sqrt_sentence", title: str | None = None
+) -> Path:
+    path = Path(path)
+    path.write_text(attention_to_html(explanation, word_scale, title), encoding="utf-8")
+    return path
+
+
+def save_attention_png(
+    explanation: dict[str, Any],
+    path: str | Path,
+    word_scale: str = "sqrt_sentence",
+    max_sentences: int = 20,
+    line_width: int = 100,
+    dpi: int = 120,
+) -> Path:
+    """
+    A PNG of the same picture (for model cards and docs): sentence weights as bars on the left, the words on the
+    right on a background of their shade. Needs matplotlib. Shows the first `max_sentences` sentences.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.colors import to_rgba
+    except ImportError as error:
+        raise ImportError("Attention pictures as PNG need matplotlib: pip install matplotlib") from error
+
+    sentences = explanation["sentences"][:max_sentences]
+    shades = word_shades({"sentences": sentences}, word_scale)
+    # lay words out in lines of at most `line_width` characters, each sentence starting a new line
+    lines = []  # (sentence index or None for continuation, [(word, shade)])
+    for index, (sentence, sentence_shades) in enumerate(zip(sentences, shades)):
+        current, length, first = [], 0, True
+        for word, shade in zip(sentence["words"], sentence_shades):
+            if current and length + len(word["word"]) + 1 > line_width:
+                lines.append((index if first else None, current))
+                current, length, first = [], 0, False
+            current.append((word["word"], shade))
+            length += len(word["word"]) + 1
+        lines.append((index if first else None, current))
+
+    height = 0.9 + 0.28 * len(lines)
+    figure = plt.figure(figsize=(11, height), dpi=dpi)
+    top = 1 - 0.5 / height
+    step = 0.28 / height
+    figure.text(
+        0.01,
+        1 - 0.25 / height,
+        f"Prediction: {explanation['label']} ({explanation['score']:.2f})",
+        fontsize=11,
+        weight="bold",
+        va="center",
+    )
+    strongest_sentence = max((s["attention"] for s in sentences), default=1.0) or 1.0
+    renderer = figure.canvas.get_renderer()
+    for row, (index, words) in enumerate(lines):
+        y = top - (row + 0.5) * step
+        if index is not None:
+            weight = sentences[index]["attention"]
+            figure.patches.append(
+                plt.Rectangle(
+                    (0.01, y - 0.35 * step),
+                    0.1 * weight / strongest_sentence,
+                    0.7 * step,
+                    transform=figure.transFigure,
+                    color="#2563eb",
+                    figure=figure,
+                )
+            )
+            figure.text(0.115, y, f"{weight:.2f}", fontsize=8, va="center", color="#555555")
+        x = 0.16
+        for word, shade in words:
+            text = figure.text(
+                x,
+                y,
+                word,
+                fontsize=9,
+                va="center",
+                family="DejaVu Sans",
+                bbox={"facecolor": to_rgba("#dc2626", shade), "edgecolor": "none", "pad": 1.0},
+            )
+            box = text.get_window_extent(renderer=renderer)
+            x += box.width / figure.bbox.width + 0.004
+    path = Path(path)
+    figure.savefig(path, dpi=dpi)
+    plt.close(figure)
+    return path
+
+
+def attention_to_markdown(explanation: dict[str, Any], word_scale: str = "sqrt_sentence", top_words: int = 3) -> str:
+    """
+    A Markdown rendering for model cards and terminals: one line per sentence with its weight as a bar of
+    blocks, and its `top_words` most attended words in bold.
+    """
+    shades = word_shades(explanation, word_scale)
+    lines = [f"**Prediction: {explanation['label']} ({explanation['score']:.2f})**", ""]
+    for sentence, sentence_shades in zip(explanation["sentences"], shades):
+        top = set(sorted(range(len(sentence_shades)), key=lambda i: -sentence_shades[i])[:top_words])
+        words = " ".join(
+            f"**{_escape_markdown(word['word'])}**" if i in top else _escape_markdown(word["word"])
+            for i, word in enumerate(sentence["words"])
+        )
+        bar = "█" * round(10 * sentence["attention"])
+        lines.append(f"- `{bar:<10}` {sentence['attention']:.2f} {words}")
+    return "\n".join(lines)
+
+
+def _escape_markdown(text: str) -> str:
+    return html.escape("".join("\\" + c if c in "\\`*_{}[]()#+-.!|" else c for c in text), quote=False)
+
+
+__all__ = ["attention_to_html", "attention_to_markdown", "save_attention_html", "save_attention_png", "word_shades"]
