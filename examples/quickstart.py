@@ -18,7 +18,6 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trai
 from hf_han import DataCollatorForDocumentClassification, HANConfig, HANForDocumentClassification, HANTokenizer
 from hf_han.imdb import prepare_imdb_splits, read_split
 
-
 EXAMPLES = [
     "What a wonderful film. The acting was superb and the story moved me to tears. I would watch it again!",
     "I wanted to like this movie. Sadly the plot made no sense, the dialogue was awful and it dragged on forever.",

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import datasets
 import numpy as np
-import torch
 import transformers
 from datasets import ClassLabel, DatasetDict, LargeList, List, Sequence, Value, load_dataset
 from transformers import EarlyStoppingCallback, HfArgumentParser, TrainingArguments, set_seed
@@ -37,7 +36,6 @@ from hf_han import (
 )
 from hf_han.imdb import prepare_imdb_splits
 from hf_han.visualization_han import attention_to_markdown, save_attention_png
-
 
 logger = logging.getLogger(__name__)
 
@@ -441,8 +439,9 @@ def pick_column(
 
 
 def infer_labels(raw_datasets: DatasetDict, label_column: str) -> tuple[str, list[str]]:
-    """The problem type and the ordered label names, from the label column's type and values."""
+    """The problem type and the ordered label names, from the training split's label column (type and values)."""
     splits = [split for split in raw_datasets.values() if label_column in split.column_names]
+    splits = [raw_datasets["train"]] if "train" in raw_datasets else splits[:1]
     feature = splits[0].features[label_column]
     if isinstance(feature, ClassLabel):
         return "single_label_classification", list(feature.names)
@@ -589,8 +588,9 @@ def train_skipgram_vectors(tokenizer, texts: list[str], dim: int, epochs: int, s
     partial = path + ".partial"
     with open(partial, "w", encoding="utf-8") as handle:
         handle.write(f"{len(vocabulary)} {dim}\n")
-        for word in vocabulary:
-            handle.write(word + " " + " ".join(f"{value:.6f}" for value in word2vec.wv[word]) + "\n")
+        handle.writelines(
+            word + " " + " ".join(f"{value:.6f}" for value in word2vec.wv[word]) + "\n" for word in vocabulary
+        )
     os.replace(partial, path)
 
 

@@ -46,3 +46,89 @@ def pad_documents(documents, num_sentences: int | None = None, num_words: int | 
             input_ids[d, s, : len(sentence)] = torch.tensor(sentence)
             attention_mask[d, s, : len(sentence)] = 1
     return input_ids, attention_mask
+
+
+class FakeHub:
+    """
+    The Hub client replaced by an in-memory store: `create_repo`, `create_commit` (which every upload ends in) and
+    the card download are recorded or served from it, so pushes can be checked without a network.
+    """
+
+    def __init__(self):
+        self.repos: dict[str, dict[str, bytes]] = {}
+        self.commits: list[tuple[str, list[str]]] = []  # (repo_id, paths committed)
+
+    def install(self, monkeypatch, download_dir) -> "FakeHub":
+        import huggingface_hub
+        from huggingface_hub import CommitInfo, RepoUrl
+        from huggingface_hub.errors import EntryNotFoundError
+
+        hub = self
+
+        def create_repo(api, repo_id, *args, **kwargs):
+            hub.repos.setdefault(repo_id, {})
+            return RepoUrl(f"https://huggingface.co/{repo_id}")
+
+        def create_commit(api, repo_id, operations, *args, commit_message="", **kwargs):
+            files = hub.repos.setdefault(repo_id, {})
+            paths = []
+            for operation in operations:
+                if type(operation).__name__ != "CommitOperationAdd":
+                    continue
+                source = operation.path_or_fileobj
+                if isinstance(source, (str, os.PathLike)):
+                    with open(source, "rb") as handle:
+                        data = handle.read()
+                elif isinstance(source, bytes):
+                    data = source
+                else:
+                    data = source.read()
+                files[operation.path_in_repo] = data
+                paths.append(operation.path_in_repo)
+            hub.commits.append((repo_id, sorted(paths)))
+            oid = f"{len(hub.commits):040x}"
+            return CommitInfo(
+                commit_url=f"https://huggingface.co/{repo_id}/commit/{oid}",
+                commit_message=commit_message,
+                commit_description="",
+                oid=oid,
+            )
+
+        def hf_hub_download(repo_id, filename, *args, **kwargs):
+            files = hub.repos.get(repo_id, {})
+            if filename not in files:
+                raise EntryNotFoundError(f"{filename} is not in {repo_id}")
+            path = os.path.join(download_dir, repo_id.replace("/", "--"), filename)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as handle:
+                handle.write(files[filename])
+            return path
+
+        def validate_yaml(api, content, *args, **kwargs):
+            # the Hub checks a README's metadata on upload; here: it must parse as a model card
+            huggingface_hub.ModelCard(content, ignore_metadata_errors=False)
+
+        monkeypatch.setattr(huggingface_hub.HfApi, "_validate_yaml", validate_yaml)
+        # with xet, `upload_folder` streams through its own pipeline; without it, every upload is one create_commit
+        monkeypatch.setattr(huggingface_hub.hf_api, "is_xet_available", lambda: False)
+        monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", create_repo)
+        monkeypatch.setattr(huggingface_hub.HfApi, "create_commit", create_commit)
+        monkeypatch.setattr(huggingface_hub.repocard, "hf_hub_download", hf_hub_download)
+        return self
+
+    def write_cache(self, hf_home, repo_id: str, commit: str = "0" * 39 + "1") -> None:
+        """Lay the repository out as `huggingface_hub` caches downloads, for loading with `HF_HUB_OFFLINE=1`."""
+        folder = os.path.join(hf_home, "hub", "models--" + repo_id.replace("/", "--"))
+        os.makedirs(os.path.join(folder, "refs"), exist_ok=True)
+        with open(os.path.join(folder, "refs", "main"), "w") as handle:
+            handle.write(commit)
+        for path, data in self.repos[repo_id].items():
+            target = os.path.join(folder, "snapshots", commit, path)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as handle:
+                handle.write(data)
+
+
+@pytest.fixture
+def fake_hub(monkeypatch, tmp_path) -> FakeHub:
+    return FakeHub().install(monkeypatch, tmp_path / "_downloads")

@@ -5,6 +5,7 @@ from transformers.pipelines import PIPELINE_REGISTRY
 
 from .configuration_han import HANConfig
 from .data_collator import DataCollatorForDocumentClassification
+from .modelcard_han import HANModelCardCallback, HANModelCardData
 from .modeling_han import (
     HANDocumentClassifierOutput,
     HANForDocumentClassification,
@@ -12,11 +13,9 @@ from .modeling_han import (
     HANModelOutput,
     HANPreTrainedModel,
 )
-from .modelcard_han import HANModelCardCallback, HANModelCardData
 from .pipeline_han import DocumentClassificationPipeline
 from .tokenization_han import HANTokenizer
 from .trainer_han import HANTrainer
-
 
 __version__ = "0.1.0"
 

@@ -3,7 +3,6 @@
 from transformers import PreTrainedConfig
 from transformers.utils import logging
 
-
 logger = logging.get_logger(__name__)
 
 RECURRENT_ENCODERS = ("gru", "lstm")

@@ -10,7 +10,6 @@ import torch
 
 from .tokenization_han import pad_documents
 
-
 LABEL_KEYS = ("labels", "label", "label_ids")
 
 

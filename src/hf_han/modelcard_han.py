@@ -9,7 +9,6 @@ from huggingface_hub import CardData, EvalResult, ModelCard, ModelCardData
 from transformers import TrainerCallback
 from transformers.utils import logging
 
-
 logger = logging.get_logger(__name__)
 
 # A README.md holding this marker was written by us and may be rewritten; any other README is the user's.

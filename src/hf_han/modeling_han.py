@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-
 from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.loss.loss_utils import ForSequenceClassificationLoss
@@ -16,7 +15,6 @@ from transformers.utils import ModelOutput, logging
 
 from .configuration_han import HANConfig
 from .modelcard_han import HANModelCardData, generate_model_card, is_generated_card
-
 
 logger = logging.get_logger(__name__)
 
@@ -650,9 +648,9 @@ class HANForDocumentClassification(HANPreTrainedModel):
 
 
 __all__ = [
-    "HANPreTrainedModel",
-    "HANModel",
-    "HANForDocumentClassification",
-    "HANModelOutput",
     "HANDocumentClassifierOutput",
+    "HANForDocumentClassification",
+    "HANModel",
+    "HANModelOutput",
+    "HANPreTrainedModel",
 ]

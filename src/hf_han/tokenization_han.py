@@ -3,20 +3,18 @@
 import copy
 import gc
 import re
-from functools import lru_cache
-from itertools import chain, repeat
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from itertools import chain, repeat
 
 import numpy as np
 from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
-
 from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy, TruncationStrategy
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
 from transformers.utils import logging
-
 
 logger = logging.get_logger(__name__)
 

@@ -13,7 +13,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-
 WORD_SCALES = ("word", "sqrt_sentence")
 
 

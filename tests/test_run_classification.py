@@ -1,0 +1,234 @@
+"""examples/run_classification.py end to end on tiny on-the-fly datasets: outputs, labels, errors, resume, DDP, push."""
+
+import csv
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from huggingface_hub import ModelCard
+from safetensors.torch import load_file, save_file
+
+from hf_han import HANForDocumentClassification, HANTokenizer
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))
+import run_classification  # noqa: E402
+
+
+GOOD = ["great film.", "i loved it!", "wonderful acting.", "a superb story.", "brilliant and moving."]
+BAD = ["awful film.", "i hated it!", "terrible acting.", "a boring story.", "dull and dreadful."]
+NEUTRAL = ["it was a film.", "the story is set in paris.", "it lasts two hours.", "there are four actors."]
+TINY_MODEL = [
+    "--embedding_dim", "16", "--word_hidden_size", "8", "--sentence_hidden_size", "8", "--attention_dim", "8",
+    "--min_frequency", "1", "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "16",
+    "--disable_tqdm", "true", "--dataloader_pin_memory", "false", "--warmup_steps", "0",
+]  # fmt: skip
+
+
+def documents(kind: str, count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    pool = {"positive": GOOD, "negative": BAD, "neutral": NEUTRAL}[kind]
+    return [" ".join(rng.choice(pool) for _ in range(rng.randint(2, 4))) for _ in range(count)]
+
+
+def write_rows(path: Path, rows: list[dict]) -> Path:
+    if path.suffix == ".csv":
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def sentiment_rows(count: int, seed: int, label_of=lambda kind: kind, text_key="text", label_key="label"):
+    rows = []
+    for i, kind in enumerate(["positive", "negative"] * (count // 2)):
+        rows.append({text_key: documents(kind, 1, seed + i)[0], label_key: label_of(kind)})
+    return rows
+
+
+def run(output_dir: Path, *arguments: str) -> dict:
+    return run_classification.main(["--output_dir", str(output_dir), *TINY_MODEL, *arguments])
+
+
+def test_csv_with_string_labels_trains_evaluates_predicts_and_saves_everything(tmp_path):
+    train = write_rows(tmp_path / "train.csv", sentiment_rows(64, 0, text_key="review", label_key="sentiment"))
+    validation = write_rows(tmp_path / "dev.csv", sentiment_rows(16, 100, text_key="review", label_key="sentiment"))
+    test = write_rows(tmp_path / "test.csv", sentiment_rows(16, 200, text_key="review", label_key="sentiment"))
+    out = tmp_path / "out"
+    results = run(
+        out,
+        "--train_file", str(train), "--validation_file", str(validation), "--test_file", str(test),
+        "--do_train", "--do_eval", "--do_predict", "--num_train_epochs", "6", "--learning_rate", "1e-2",
+    )  # fmt: skip
+
+    for name in (
+        "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "configuration_han.py",
+        "modeling_han.py", "tokenization_han.py", "pipeline_han.py", "all_results.json", "README.md",
+        "predictions.jsonl", "attention.png",
+    ):  # fmt: skip
+        assert (out / name).is_file(), name
+    assert not list(out.glob("*.bin")) or list(out.glob("*.bin")) == [out / "training_args.bin"]
+
+    all_results = json.loads((out / "all_results.json").read_text())
+    for key in ("train_loss", "eval_accuracy", "eval_macro_f1", "test_accuracy", "test_macro_f1"):
+        assert key in all_results
+    assert results["test_accuracy"] >= 0.9  # the words decide the label: an easy task
+
+    model = AutoModelForSequenceClassification.from_pretrained(out)
+    assert isinstance(model, HANForDocumentClassification)
+    assert model.config.id2label == {0: "negative", 1: "positive"}
+    assert model.config.label2id == {"negative": 0, "positive": 1}
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert isinstance(tokenizer, HANTokenizer)
+    tokenizer.check_model_compatibility(model)
+    with torch.no_grad():
+        logits = model(**tokenizer(["i loved it! wonderful acting.", "i hated it!"], return_tensors="pt")).logits
+    assert logits.argmax(-1).tolist() == [1, 0]
+
+    predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(predictions) == 16 and {p["label"] for p in predictions} <= {"negative", "positive"}
+
+    card = ModelCard.load(out / "README.md")
+    assert card.data.library_name == "transformers" and card.data.pipeline_tag == "text-classification"
+    assert {"accuracy", "macro_f1"} <= set(card.data.metrics)
+    test_results = {(r.dataset_split, r.metric_type): r.metric_value for r in card.data.eval_results}
+    assert test_results[("test", "accuracy")] == pytest.approx(results["test_accuracy"], abs=1e-4)
+    assert "learning_rate | 0.01" in card.text and "Training results" in card.text
+
+
+def test_jsonl_with_integer_labels_and_a_carved_validation_split(tmp_path):
+    rows = sentiment_rows(60, 0, label_of={"positive": 2, "negative": 0}.get)
+    rows += [{"text": text, "label": 1} for text in documents("neutral", 30, 7)]
+    train = write_rows(tmp_path / "train.jsonl", rows)
+    out = tmp_path / "out"
+    results = run(out, "--train_file", str(train), "--do_train", "--do_eval", "--max_steps", "3")
+    assert results["eval_samples"] == 9  # 10% of 90, held out with the seed
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == {"0": "0", "1": "1", "2": "2"}
+    assert config["problem_type"] == "single_label_classification"
+
+
+def test_multi_label_lists(tmp_path):
+    rows = []
+    for i in range(48):
+        labels = [label for label, on in (("action", i % 2 == 0), ("comedy", i % 3 == 0)) if on]
+        text = " ".join(["explosions and car chases." if "action" in labels else "a quiet walk.",
+                         "jokes and laughter." if "comedy" in labels else "a long silence."])  # fmt: skip
+        rows.append({"text": text, "genres": labels})
+    train = write_rows(tmp_path / "train.jsonl", rows)
+    out = tmp_path / "out"
+    results = run(out, "--train_file", str(train), "--do_train", "--do_eval", "--label_column_name", "genres",
+                  "--num_train_epochs", "8", "--learning_rate", "1e-2")  # fmt: skip
+    config = json.loads((out / "config.json").read_text())
+    assert config["problem_type"] == "multi_label_classification"
+    assert config["label2id"] == {"action": 0, "comedy": 1}
+    assert {"eval_accuracy", "eval_f1", "eval_macro_f1"} <= set(results)
+
+
+def test_a_missing_text_column_names_the_columns_found(tmp_path):
+    train = write_rows(
+        tmp_path / "train.csv", [{"body_text": "a film.", "label": "x"}, {"body_text": "b.", "label": "y"}]
+    )
+    with pytest.raises(ValueError, match=r"No text column found among the columns \['body_text', 'label'\]"):
+        run(tmp_path / "out", "--train_file", str(train), "--do_train")
+    with pytest.raises(ValueError, match=r"--text_column_name 'review' is not a column"):
+        run(tmp_path / "out", "--train_file", str(train), "--do_train", "--text_column_name", "review")
+
+
+def test_unknown_test_labels_are_an_error(tmp_path):
+    train = write_rows(tmp_path / "train.csv", sentiment_rows(16, 0))
+    test = write_rows(tmp_path / "test.csv", [{"text": "a film.", "label": "mixed"}])
+    with pytest.raises(ValueError, match=r"Labels \['mixed'\] are not among the model's labels"):
+        run(tmp_path / "out", "--train_file", str(train), "--test_file", str(test), "--do_train", "--do_predict",
+            "--max_steps", "1")  # fmt: skip
+
+
+def test_resuming_from_a_checkpoint_continues_where_training_stopped(tmp_path):
+    train = write_rows(tmp_path / "train.csv", sentiment_rows(64, 0))
+    common = ["--train_file", str(train), "--do_train", "--save_strategy", "steps", "--save_steps", "3",
+              "--eval_strategy", "no", "--load_best_model_at_end", "false", "--save_total_limit", "5",
+              # a schedule that does not depend on max_steps, so that 3 + 3 steps follow the same one as 6
+              "--lr_scheduler_type", "constant"]  # fmt: skip
+
+    straight = tmp_path / "straight"
+    run(straight, *common, "--max_steps", "6")
+    interrupted = tmp_path / "interrupted"
+    run(interrupted, *common, "--max_steps", "3")  # stands for a run stopped after its checkpoint at step 3
+    assert (interrupted / "checkpoint-3").is_dir()
+    tampered = tmp_path / "tampered"
+    shutil.copytree(interrupted, tampered)
+    run(interrupted, *common, "--max_steps", "6", "--resume_from_checkpoint", "last")
+
+    state = json.loads((interrupted / "trainer_state.json").read_text())
+    assert state["global_step"] == 6
+    resumed, reference = load_file(interrupted / "model.safetensors"), load_file(straight / "model.safetensors")
+    for name, tensor in reference.items():
+        torch.testing.assert_close(resumed[name], tensor, rtol=1e-5, atol=1e-6, msg=name)
+
+    # and the weights do come from the checkpoint: a change made there is still visible after resuming
+    weights = load_file(tampered / "checkpoint-3" / "model.safetensors")
+    weights["classifier.bias"] += 10.0
+    save_file(weights, tampered / "checkpoint-3" / "model.safetensors", metadata={"format": "pt"})
+    run(tampered, *common, "--max_steps", "6", "--resume_from_checkpoint", str(tampered / "checkpoint-3"))
+    assert (load_file(tampered / "model.safetensors")["classifier.bias"] - reference["classifier.bias"]).min() > 9
+
+
+def test_push_to_hub_uploads_what_a_fresh_user_needs(tmp_path, fake_hub):
+    train = write_rows(tmp_path / "train.csv", sentiment_rows(32, 0))
+    out = tmp_path / "out"
+    run(out, "--train_file", str(train), "--do_train", "--max_steps", "2", "--push_to_hub",
+        "--hub_model_id", "org/han-tiny", "--hub_strategy", "end")  # fmt: skip
+
+    files = fake_hub.repos["org/han-tiny"]
+    for name in (
+        "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "configuration_han.py",
+        "modeling_han.py", "modelcard_han.py", "tokenization_han.py", "pipeline_han.py", "README.md",
+    ):  # fmt: skip
+        assert name in files, name
+    assert not any(path.startswith(("checkpoint-", "_")) for path in files)
+    card = files["README.md"].decode()
+    assert "org/han-tiny" in card and "generated by hf-han" in card
+    assert json.loads(files["config.json"])["auto_map"]["AutoModelForSequenceClassification"] == (
+        "modeling_han.HANForDocumentClassification"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_process_ddp_on_cpu(tmp_path):
+    train = write_rows(tmp_path / "train.csv", sentiment_rows(64, 0))
+    out = tmp_path / "out"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+        str(ROOT / "examples" / "run_classification.py"), "--output_dir", str(out), *TINY_MODEL,
+        "--train_file", str(train), "--do_train", "--do_eval", "--max_steps", "4", "--ddp_backend", "gloo",
+    ]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-4000:]
+    assert "Process rank 0 of 2" in log and "Process rank 1 of 2" in log
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert state["global_step"] == 4
+    # 2 processes x 8 documents per step: the 57 training documents take 4 steps per epoch
+    assert state["num_train_epochs"] >= 1 and state["train_batch_size"] == 8
+    model = HANForDocumentClassification.from_pretrained(out)
+    tokenizer = HANTokenizer.from_pretrained(out)
+    with torch.no_grad():
+        assert model(**tokenizer(["great film."], return_tensors="pt")).logits.shape == (1, 2)
