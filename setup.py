@@ -24,15 +24,18 @@ setup(
         "huggingface_hub>=1.0",
         "safetensors>=0.4",
         "numpy>=1.24",
+        "jinja2>=3",  # model cards are rendered from a template by huggingface_hub
     ],
     extras_require={
         "train": ["datasets>=3", "accelerate>=1.0", "scikit-learn>=1.3"],
         "viz": ["matplotlib>=3.7"],
+        "vectors": ["gensim>=4.3"],
         "dev": [
             "datasets>=3",
             "accelerate>=1.0",
             "scikit-learn>=1.3",
             "matplotlib>=3.7",
+            "gensim>=4.3",
             "pytest>=8",
             "pytest-timeout>=2",
         ],

@@ -30,7 +30,9 @@ def tfidf_baseline(paths: dict) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    (train_x, train_y), (dev_x, dev_y), (test_x, test_y) = (read_split(paths[s]) for s in ("train", "validation", "test"))
+    (train_x, train_y), (dev_x, dev_y), (test_x, test_y) = (
+        read_split(paths[s]) for s in ("train", "validation", "test")
+    )
     start = time.perf_counter()
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.95, sublinear_tf=True, lowercase=True)
     train_features = vectorizer.fit_transform(train_x)

@@ -13,10 +13,17 @@ from pathlib import Path
 import numpy as np
 import torch
 from datasets import Dataset
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments, set_seed
+from transformers import TrainingArguments, pipeline, set_seed
 
-from hf_han import DataCollatorForDocumentClassification, HANConfig, HANForDocumentClassification, HANTokenizer
+from hf_han import (
+    DataCollatorForDocumentClassification,
+    HANConfig,
+    HANForDocumentClassification,
+    HANTokenizer,
+    HANTrainer,
+)
 from hf_han.imdb import prepare_imdb_splits, read_split
+from hf_han.visualization_han import attention_to_markdown, save_attention_html, save_attention_png
 
 EXAMPLES = [
     "What a wonderful film. The acting was superb and the story moved me to tears. I would watch it again!",
@@ -26,27 +33,6 @@ EXAMPLES = [
 
 def accuracy(prediction) -> dict:
     return {"accuracy": float((np.argmax(prediction.predictions, axis=-1) == prediction.label_ids).mean())}
-
-
-def explain(model, tokenizer, text: str) -> str:
-    """A terminal picture of the attention: each sentence's weight as a bar, its most attended words in caps."""
-    encoding = tokenizer(text, return_offsets_mapping=True, return_tensors="pt")
-    offsets = encoding.pop("offset_mapping")[0]
-    with torch.no_grad():
-        output = model(**encoding, output_attentions=True)
-    probabilities = output.logits.softmax(-1)[0]
-    label = model.config.id2label[int(probabilities.argmax())]
-    lines = [f"{label} ({probabilities.max():.2f}): {text[:60]}..."]
-    for sentence, weight in enumerate(output.sentence_attentions[0]):
-        words = encoding["attention_mask"][0, sentence].bool()
-        if not words.any():
-            continue
-        word_weights = output.word_attentions[0, sentence][words]
-        spans = offsets[sentence][words].tolist()
-        top = set(word_weights.topk(min(2, len(spans))).indices.tolist())
-        shown = " ".join(text[s:e].upper() if i in top else text[s:e] for i, (s, e) in enumerate(spans))
-        lines.append(f"  {'#' * round(20 * float(weight)):<20s} {float(weight):.2f}  {shown}")
-    return "\n".join(lines)
 
 
 def main():
@@ -104,7 +90,7 @@ def main():
         use_cpu=not torch.cuda.is_available(),
         seed=args.seed,
     )
-    trainer = Trainer(
+    trainer = HANTrainer(  # a Trainer that also fills the model card
         model=model,
         args=training_args,
         train_dataset=train_dataset,
@@ -117,12 +103,20 @@ def main():
     metrics = trainer.evaluate()
     print(f"\nTest accuracy on {len(test_dataset)} held-out reviews: {metrics['eval_accuracy']:.4f}")
 
-    trainer.save_model(args.output_dir)  # model, tokenizer and the code files for trust_remote_code
-    reloaded = AutoModelForSequenceClassification.from_pretrained(args.output_dir).eval()
-    reloaded_tokenizer = AutoTokenizer.from_pretrained(args.output_dir)
-    print(f"Saved to {Path(args.output_dir).resolve()} and reloaded as {type(reloaded).__name__}\n")
-    for text in EXAMPLES:
-        print(explain(reloaded, reloaded_tokenizer, text), end="\n\n")
+    model.model_card_data.dataset_name = "IMDB movie reviews (hf_han.imdb split)"
+    trainer.save_model(args.output_dir)  # model, tokenizer, code files for trust_remote_code, model card
+
+    # Reload from the folder, as a user would, and explain two predictions.
+    explainer = pipeline("document-classification", model=args.output_dir)
+    print(f"Saved to {Path(args.output_dir).resolve()} and reloaded as {type(explainer.model).__name__}\n")
+    for index, explanation in enumerate(explainer(EXAMPLES, explain=True)):
+        print(attention_to_markdown(explanation), end="\n\n")
+        html = save_attention_html(explanation, Path(args.output_dir) / f"example-{index}.html")
+        try:
+            save_attention_png(explanation, Path(args.output_dir) / f"example-{index}.png")
+        except ImportError:  # matplotlib is optional
+            pass
+    print(f"Attention pictures: {html.parent}/example-*.html (open in a browser) and example-*.png")
 
 
 if __name__ == "__main__":

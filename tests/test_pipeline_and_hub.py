@@ -240,9 +240,7 @@ def test_push_to_hub_and_load_by_repository_id(trained, tmp_path, fake_hub):
 
     hf_home = tmp_path / "hf_home"
     fake_hub.write_cache(hf_home, "org/han-tiny")
-    env = dict(
-        os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules")
-    )
+    env = dict(os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
     reference = _direct_logits(model, tokenizer, DOCUMENTS)
     for mode in ("with", "without"):
         result = subprocess.run(

@@ -232,3 +232,24 @@ def test_two_process_ddp_on_cpu(tmp_path):
     tokenizer = HANTokenizer.from_pretrained(out)
     with torch.no_grad():
         assert model(**tokenizer(["great film."], return_tensors="pt")).logits.shape == (1, 2)
+
+
+def test_word_vectors_from_a_file_and_from_skip_gram_training(tmp_path):
+    train = write_rows(tmp_path / "train.csv", sentiment_rows(32, 0))
+    vectors = tmp_path / "vectors.txt"  # GloVe format: no header line
+    vectors.write_text("film " + " ".join(["0.5"] * 16) + "\nunseenword " + " ".join(["1.0"] * 16) + "\n")
+    out = tmp_path / "from_file"
+    run(out, "--train_file", str(train), "--do_train", "--max_steps", "1", "--learning_rate", "1e-9",
+        "--word_vectors", str(vectors), "--freeze_word_embeddings", "true")  # fmt: skip
+    model = HANForDocumentClassification.from_pretrained(out)
+    tokenizer = HANTokenizer.from_pretrained(out)
+    row = model.get_input_embeddings().weight[tokenizer.convert_tokens_to_ids("film")]
+    assert torch.equal(row, torch.full((16,), 0.5))  # frozen: unchanged by training
+    assert model.config.freeze_word_embeddings
+
+    pytest.importorskip("gensim")
+    out = tmp_path / "skipgram"
+    run(out, "--train_file", str(train), "--do_train", "--max_steps", "1", "--train_word_vectors",
+        "--word_vectors_epochs", "2")  # fmt: skip
+    learned = (out / "_word_vectors" / "skipgram.txt").read_text().splitlines()
+    assert learned[0].split() == [str(len(learned) - 1), "16"] and len(learned) > 10

@@ -5,7 +5,11 @@ from transformers.utils import logging
 
 logger = logging.get_logger(__name__)
 
-RECURRENT_ENCODERS = ("gru", "lstm")
+ENCODERS = ("gru", "lstm", "transformer")
+ATTENTIONS = ("additive", "structured")
+PENALTY_NORMALIZATIONS = ("paper", "mean")
+CONTEXTS = ("none", "left", "bidirectional")
+CONTEXT_AGGREGATIONS = ("mean", "sum")
 PROBLEM_TYPES = (None, "single_label_classification", "multi_label_classification", "regression")
 
 
@@ -29,13 +33,43 @@ class HANConfig(PreTrainedConfig):
         attention_dim (`int`, *optional*, defaults to 100):
             Dimension of the attention projections and of the context vectors `u_w` and `u_s`.
         word_encoder (`str`, *optional*, defaults to `"gru"`):
-            Recurrent cell of the word encoder, one of `"gru"`, `"lstm"`.
+            The word encoder: a bidirectional `"gru"` or `"lstm"`, or a `"transformer"` (self-attention layers of
+            width `2 * word_hidden_size`, Vaswani et al. 2017).
         sentence_encoder (`str`, *optional*, defaults to `"gru"`):
-            Recurrent cell of the sentence encoder, one of `"gru"`, `"lstm"`.
+            The sentence encoder, one of `"gru"`, `"lstm"`, `"transformer"` (of width `2 * sentence_hidden_size`).
         num_word_layers (`int`, *optional*, defaults to 1):
-            Number of stacked bidirectional layers in the word encoder.
+            Number of stacked layers in the word encoder.
         num_sentence_layers (`int`, *optional*, defaults to 1):
-            Number of stacked bidirectional layers in the sentence encoder.
+            Number of stacked layers in the sentence encoder.
+        transformer_heads (`int`, *optional*, defaults to 4):
+            Attention heads of the Transformer encoders; must divide their width.
+        transformer_ffn_dim (`int`, *optional*, defaults to 400):
+            Inner size of the Transformer encoders' feed-forward layers.
+        attention (`str`, *optional*, defaults to `"additive"`):
+            The pooling attention at both levels: `"additive"` (the paper's, one learned context vector) or
+            `"structured"` (Lin et al. 2017: `attention_hops` rows of attention, their pooled vectors flattened
+            and projected back to the level's width, and the penalty `||A A^T - I||_F^2`).
+        attention_hops (`int`, *optional*, defaults to 1):
+            The number of attention rows `r` of structured attention; 1 for additive attention.
+        attention_penalty (`float`, *optional*, defaults to 0.0):
+            Coefficient of the structured-attention penalty added to the loss.
+        attention_penalty_normalization (`str`, *optional*, defaults to `"paper"`):
+            `"paper"`: `||A A^T - I||_F^2` summed over the `r x r` entries (Lin et al., eq. 8); `"mean"`: averaged
+            over them, as the authors' code does (`1/r^2` of the paper's). Either way it is averaged over the
+            sentences (word level) and documents (sentence level), and the two levels are added.
+        context (`str`, *optional*, defaults to `"none"`):
+            Context-aware word attention (CAHAN, Remy et al. 2019): `"left"` lets sentence `i`'s word attention see
+            the preceding sentence vectors, `"bidirectional"` adds a right-to-left pass that sees the following
+            ones, and the sentence encoder reads both sentence vectors; `"none"` is the paper's HAN.
+        context_aggregation (`str`, *optional*, defaults to `"mean"`):
+            How the other sentence vectors form the context: `"mean"`, or `"sum"` discounted by
+            `context_discount` per sentence of distance.
+        context_discount (`float`, *optional*, defaults to 0.9):
+            For `context_aggregation="sum"`: `c_i = sum_{j<i} context_discount^(i-1-j) s_j`, which keeps the
+            context's scale bounded in long documents.
+        context_gate (`bool`, *optional*, defaults to `False`):
+            Mix the word's and the context's projections through a learned sigmoid gate (CAHAN's gated form)
+            instead of adding them.
         embedding_dropout (`float`, *optional*, defaults to 0.0):
             Dropout on the word embeddings.
         hidden_dropout (`float`, *optional*, defaults to 0.1):
@@ -75,6 +109,16 @@ class HANConfig(PreTrainedConfig):
     sentence_encoder: str = "gru"
     num_word_layers: int = 1
     num_sentence_layers: int = 1
+    transformer_heads: int = 4
+    transformer_ffn_dim: int = 400
+    attention: str = "additive"
+    attention_hops: int = 1
+    attention_penalty: float = 0.0
+    attention_penalty_normalization: str = "paper"
+    context: str = "none"
+    context_aggregation: str = "mean"
+    context_discount: float = 0.9
+    context_gate: bool = False
     embedding_dropout: float = 0.0
     hidden_dropout: float = 0.1
     classifier_dropout: float = 0.1
@@ -103,9 +147,17 @@ class HANConfig(PreTrainedConfig):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
                 raise ValueError(f"`{name}` must be a float in [0, 1), got {value!r}.")
-        for name in ("word_encoder", "sentence_encoder"):
-            if getattr(self, name) not in RECURRENT_ENCODERS:
-                raise ValueError(f"`{name}` must be one of {RECURRENT_ENCODERS}, got {getattr(self, name)!r}.")
+        for name, allowed in (
+            ("word_encoder", ENCODERS),
+            ("sentence_encoder", ENCODERS),
+            ("attention", ATTENTIONS),
+            ("attention_penalty_normalization", PENALTY_NORMALIZATIONS),
+            ("context", CONTEXTS),
+            ("context_aggregation", CONTEXT_AGGREGATIONS),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"`{name}` must be one of {allowed}, got {getattr(self, name)!r}.")
+        self._check_variants()
         if isinstance(self.pad_token_id, bool) or not isinstance(self.pad_token_id, int):
             raise ValueError(f"`pad_token_id` must be an int, got {self.pad_token_id!r}.")
         if not 0 <= self.pad_token_id < self.vocab_size:
@@ -118,6 +170,33 @@ class HANConfig(PreTrainedConfig):
             raise ValueError(f"`problem_type` must be one of {PROBLEM_TYPES}, got {self.problem_type!r}.")
         if self.num_labels is not None and self.num_labels < 1:
             raise ValueError(f"`num_labels` must be at least 1, got {self.num_labels}.")
+
+    def _check_variants(self) -> None:
+        """Sizes of the variants, and the combinations that would silently do nothing."""
+        for name in ("transformer_heads", "transformer_ffn_dim", "attention_hops"):
+            _check_positive_int(name, getattr(self, name))
+        for name, width in (("word", 2 * self.word_hidden_size), ("sentence", 2 * self.sentence_hidden_size)):
+            if getattr(self, f"{name}_encoder") == "transformer" and width % self.transformer_heads:
+                raise ValueError(
+                    f"`transformer_heads` ({self.transformer_heads}) must divide the {name} Transformer's width "
+                    f"2 * {name}_hidden_size = {width}."
+                )
+        if not isinstance(self.attention_penalty, (int, float)) or self.attention_penalty < 0:
+            raise ValueError(f"`attention_penalty` must be a float >= 0, got {self.attention_penalty!r}.")
+        if self.attention == "additive" and (self.attention_hops != 1 or self.attention_penalty != 0):
+            raise ValueError(
+                "`attention_hops` and `attention_penalty` apply to attention='structured'; with 'additive' "
+                f"attention they must be 1 and 0, got {self.attention_hops} and {self.attention_penalty}."
+            )
+        if not isinstance(self.context_discount, (int, float)) or not 0 < self.context_discount <= 1:
+            raise ValueError(f"`context_discount` must be a float in (0, 1], got {self.context_discount!r}.")
+        if not isinstance(self.context_gate, bool):
+            raise ValueError(f"`context_gate` must be a bool, got {self.context_gate!r}.")
+        if self.context == "none" and (self.context_gate or self.context_aggregation != "mean"):
+            raise ValueError(
+                "`context_gate` and `context_aggregation` apply to context='left' or 'bidirectional'; "
+                "with context='none' leave them at False and 'mean'."
+            )
 
 
 def _check_positive_int(name: str, value) -> None:

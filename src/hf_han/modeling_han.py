@@ -1,5 +1,6 @@
 """PyTorch Hierarchical Attention Network (Yang et al., NAACL 2016) for document classification."""
 
+import math
 import os
 import shutil
 import tempfile
@@ -38,13 +39,20 @@ class HANModelOutput(ModelOutput):
         sentence_states (`torch.FloatTensor` of shape `(batch_size, num_sentences, 2 * sentence_hidden_size)`):
             The sentence encoder's states `h_i`; zero at padded sentences.
         sentence_vectors (`torch.FloatTensor` of shape `(batch_size, num_sentences, 2 * word_hidden_size)`):
-            The sentence vectors `s_i` (word states pooled by word attention); zero at padded sentences.
+            The sentence vectors `s_i` (word states pooled by word attention); zero at padded sentences. With
+            `context="bidirectional"`, `[s_i^->; s_i^<-]` of shape `(batch_size, num_sentences, 4 * word_hidden_size)`.
         word_attentions (`torch.FloatTensor` of shape `(batch_size, num_sentences, num_words)`, *optional*):
             Word attention weights `a_it`, returned with `output_attentions=True`. Each real sentence's weights sum
-            to 1 over its real words; padding gets 0.
+            to 1 over its real words; padding gets 0. Structured attention adds a hop axis:
+            `(batch_size, num_sentences, attention_hops, num_words)`. With `context="bidirectional"`, the mean of
+            the two passes' weights.
         sentence_attentions (`torch.FloatTensor` of shape `(batch_size, num_sentences)`, *optional*):
             Sentence attention weights `a_i`, returned with `output_attentions=True`. They sum to 1 over each
-            document's real sentences; padding gets 0.
+            document's real sentences; padding gets 0. Structured attention: `(batch_size, attention_hops,
+            num_sentences)`.
+        attention_penalty (`torch.FloatTensor` of shape `()`, *optional*):
+            With `attention="structured"`: `||A A^T - I||_F^2` averaged over the sentences (word level) plus the
+            same averaged over the documents (sentence level), in the form `config.attention_penalty_normalization`.
     """
 
     document_vector: torch.FloatTensor | None = None
@@ -52,6 +60,7 @@ class HANModelOutput(ModelOutput):
     sentence_vectors: torch.FloatTensor | None = None
     word_attentions: torch.FloatTensor | None = None
     sentence_attentions: torch.FloatTensor | None = None
+    attention_penalty: torch.FloatTensor | None = None
 
 
 @dataclass
@@ -61,19 +70,22 @@ class HANDocumentClassifierOutput(ModelOutput):
 
     Args:
         loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `labels` is given):
-            Classification (or regression) loss.
+            Classification (or regression) loss, plus `config.attention_penalty` times the attention penalty.
         logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`):
             Scores before softmax (or sigmoid for multi-label, raw values for regression).
         word_attentions (`torch.FloatTensor` of shape `(batch_size, num_sentences, num_words)`, *optional*):
             As in [`HANModelOutput`], returned with `output_attentions=True`.
         sentence_attentions (`torch.FloatTensor` of shape `(batch_size, num_sentences)`, *optional*):
             As in [`HANModelOutput`], returned with `output_attentions=True`.
+        attention_penalty (`torch.FloatTensor` of shape `()`, *optional*):
+            As in [`HANModelOutput`] (structured attention only).
     """
 
     loss: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
     word_attentions: torch.FloatTensor | None = None
     sentence_attentions: torch.FloatTensor | None = None
+    attention_penalty: torch.FloatTensor | None = None
 
 
 def length_buckets(sorted_lengths: list[int], step_cost: float = 16.0) -> list[tuple[int, int]]:
@@ -104,12 +116,16 @@ def length_buckets(sorted_lengths: list[int], step_cost: float = 16.0) -> list[t
 
 
 def segment_softmax(scores: torch.Tensor, segments: torch.LongTensor, num_segments: int) -> torch.Tensor:
-    """Softmax of `scores` `(n,)` within each segment (`segments[i]` in `[0, num_segments)`, none empty)."""
+    """
+    Softmax of `scores` `(n,)` or `(n, hops)` over the positions of each segment (`segments[i]` in
+    `[0, num_segments)`, none empty), separately for every hop.
+    """
+    index = segments if scores.dim() == 1 else segments.unsqueeze(1).expand_as(scores)
     # the per-segment maximum only shifts the exponent for stability; softmax does not depend on it
-    maximum = scores.new_full((num_segments,), torch.finfo(scores.dtype).min)
-    maximum = maximum.scatter_reduce(0, segments, scores.detach(), reduce="amax")
+    maximum = scores.new_full((num_segments,) + scores.shape[1:], torch.finfo(scores.dtype).min)
+    maximum = maximum.scatter_reduce(0, index, scores.detach(), reduce="amax")
     exponent = torch.exp(scores - maximum[segments])
-    total = exponent.new_zeros(num_segments).index_add(0, segments, exponent)
+    total = exponent.new_zeros((num_segments,) + scores.shape[1:]).index_add(0, segments, exponent)
     return exponent / total[segments]
 
 
@@ -203,30 +219,213 @@ class HANBidirectionalEncoder(nn.Module):
 
 class HANAttention(nn.Module):
     """
-    Additive attention with a learned context vector (the paper's `u_w` at word level, `u_s` at sentence level):
-    `u = tanh(W h + b)`, `a = softmax(u . context)` within each sentence (or document), output `sum a h`.
+    The pooling attention of one level, over packed positions grouped in segments (sentences or documents).
+
+    - additive (the paper's `u_w`, `u_s`): `u = tanh(W h + b)`, `a = softmax(u . context_vector)`, output `sum a h`;
+    - structured (Lin et al. 2017): `A = softmax(W_s2 tanh(W_s1 h))` with `hops` rows, outputs `A H` flattened
+      and projected back to `input_size`; `penalty_normalization` selects the form of `||A A^T - I||_F^2`;
+    - with `context_size` (CAHAN, Remy et al. 2019), the projection also sees a context vector `c` of the
+      segment: `u = tanh(W h + W_c c + b)`, or with `gated` `l = sigmoid(W_l h + W_lc c + b_l)`,
+      `u = tanh(l * (W h + b) + (1 - l) * W_c c)`; this path runs on padded segments (see `forward_padded`).
     """
 
-    def __init__(self, input_size: int, attention_dim: int):
+    def __init__(
+        self,
+        input_size: int,
+        attention_dim: int,
+        structured: bool = False,
+        hops: int = 1,
+        penalty_normalization: str = "paper",
+        context_size: int | None = None,
+        gated: bool = False,
+    ):
         super().__init__()
-        self.projection = nn.Linear(input_size, attention_dim)
-        self.context_vector = nn.Parameter(torch.empty(attention_dim))
+        self.structured, self.hops, self.penalty_normalization = structured, hops, penalty_normalization
+        self.projection = nn.Linear(input_size, attention_dim, bias=not structured)
+        if structured:
+            self.hop_vectors = nn.Linear(attention_dim, hops, bias=False)  # W_s2
+        else:
+            self.context_vector = nn.Parameter(torch.empty(attention_dim))
+        # r pooled vectors are flattened and brought back to the level's width, so the next level is unchanged
+        self.hop_projection = nn.Linear(hops * input_size, input_size) if hops > 1 else None
+        if context_size is not None:
+            self.context_projection = nn.Linear(context_size, attention_dim, bias=False)
+            if gated:
+                self.gate = nn.Linear(input_size, attention_dim)
+                self.context_gate = nn.Linear(context_size, attention_dim, bias=False)
+        self.gated = gated
+
+    def scores(self, keys: torch.Tensor) -> torch.Tensor:
+        """`(..., attention_dim)` tanh keys to `(..., hops)` scores (hops = 1 for additive attention)."""
+        if self.structured:
+            return self.hop_vectors(keys)
+        return (keys @ self.context_vector).unsqueeze(-1)
+
+    def combine(self, pooled: torch.Tensor) -> torch.Tensor:
+        """`(segments, hops, input_size)` pooled vectors to `(segments, input_size)`."""
+        if self.hop_projection is None:
+            return pooled.squeeze(1)
+        return self.hop_projection(pooled.flatten(1))
 
     def forward(
         self, states: torch.Tensor, segments: torch.LongTensor, num_segments: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """
         Args:
             states: `(n, input_size)` packed states of real positions only.
-            segments: `(n,)`, the sentence (or document) each state belongs to, in `[0, num_segments)`.
+            segments: `(n,)`, the segment (sentence or document) of each state, in `[0, num_segments)`.
 
         Returns:
-            pooled `(num_segments, input_size)` and weights `(n,)`, summing to 1 within each segment.
+            pooled `(num_segments, input_size)`; weights `(n, hops)`, summing to 1 within each segment for every
+            hop; the penalty (a scalar, structured attention only, else `None`).
         """
-        scores = torch.tanh(self.projection(states)) @ self.context_vector  # (n,)
+        scores = self.scores(torch.tanh(self.projection(states)))  # (n, hops)
         weights = segment_softmax(scores.float(), segments, num_segments).to(states.dtype)
-        pooled = states.new_zeros(num_segments, states.size(-1)).index_add(0, segments, weights.unsqueeze(1) * states)
-        return pooled, weights
+        pooled = states.new_zeros(num_segments, self.hops, states.size(-1))
+        pooled = pooled.index_add(0, segments, weights.unsqueeze(2) * states.unsqueeze(1))  # (segments, hops, in)
+        penalty = None
+        if self.structured:
+            # A A^T of each segment is the sum over its positions of the outer products of their weight columns
+            gram = weights.new_zeros(num_segments, self.hops, self.hops)
+            gram = gram.index_add(0, segments, weights.unsqueeze(2) * weights.unsqueeze(1))
+            penalty = _penalty_from_gram(gram, self.penalty_normalization)
+        return self.combine(pooled), weights, penalty
+
+    def forward_padded(
+        self,
+        keys: torch.Tensor,
+        gate_keys: torch.Tensor | None,
+        states: torch.Tensor,
+        mask: torch.BoolTensor,
+        context: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """
+        Attention of a group of segments that all see a context vector (one CAHAN step).
+
+        Args:
+            keys: `(segments, positions, attention_dim)`, `W h + b` of the segments' positions.
+            gate_keys: `(segments, positions, attention_dim)`, `W_l h + b_l` (gated form only).
+            states: `(segments, positions, input_size)` the states `h`.
+            mask: `(segments, positions)`, True at real positions (each segment has one).
+            context: `(segments, context_size)` the context vectors `c`.
+
+        Returns:
+            pooled `(segments, input_size)` and weights `(segments, hops, positions)`, 0 at padding.
+        """
+        context_keys = self.context_projection(context).unsqueeze(1)  # (segments, 1, attention_dim)
+        if self.gated:
+            gate = torch.sigmoid(gate_keys + self.context_gate(context).unsqueeze(1))
+            keys = gate * keys + (1 - gate) * context_keys
+        else:
+            keys = keys + context_keys
+        scores = self.scores(torch.tanh(keys)).transpose(1, 2).float()  # (segments, hops, positions)
+        scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
+        weights = scores.softmax(dim=-1).to(states.dtype)
+        return self.combine(weights @ states), weights
+
+
+def _penalty_from_gram(gram: torch.Tensor, normalization: str) -> torch.Tensor:
+    hops = gram.size(-1)
+    identity = torch.eye(hops, device=gram.device, dtype=gram.dtype)
+    penalty = (gram - identity).pow(2).sum(dim=(1, 2))  # (segments,)
+    return (penalty / hops**2 if normalization == "mean" else penalty).mean()
+
+
+class HANTransformerLayer(nn.Module):
+    """One pre-norm Transformer layer: multi-head self-attention over real positions, then a feed-forward layer."""
+
+    def __init__(self, width: int, heads: int, ffn_dim: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.attention_norm = nn.LayerNorm(width)
+        self.query_key_value = nn.Linear(width, 3 * width)
+        self.attention_output = nn.Linear(width, width)
+        self.ffn_norm = nn.LayerNorm(width)
+        self.ffn_in = nn.Linear(width, ffn_dim)
+        self.ffn_out = nn.Linear(ffn_dim, width)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, hidden: torch.Tensor, real: torch.BoolTensor) -> torch.Tensor:
+        """`hidden` `(rows, steps, width)`, `real` `(rows, steps)`; padded steps are never attended to."""
+        rows, steps, width = hidden.shape
+        qkv = self.query_key_value(self.attention_norm(hidden))  # (rows, steps, 3 * width)
+        query, key, value = qkv.view(rows, steps, 3, self.heads, width // self.heads).permute(2, 0, 3, 1, 4)
+        attended = nn.functional.scaled_dot_product_attention(
+            query, key, value, attn_mask=real[:, None, None, :], dropout_p=self.dropout.p if self.training else 0.0
+        )  # (rows, heads, steps, head_dim)
+        hidden = hidden + self.dropout(self.attention_output(attended.transpose(1, 2).reshape(rows, steps, width)))
+        return hidden + self.dropout(
+            self.ffn_out(self.dropout(nn.functional.relu(self.ffn_in(self.ffn_norm(hidden)))))
+        )
+
+
+class HANTransformerEncoder(nn.Module):
+    """
+    Self-attention layers (Vaswani et al. 2017) over packed sequences, in place of a bidirectional recurrence:
+    input projection to `width`, sinusoidal positions, pre-norm layers, a final layer norm. Rows are gathered into
+    right-padded blocks by length as in `HANBidirectionalEncoder`; a key-padding mask keeps padding out.
+    """
+
+    def __init__(self, input_size: int, width: int, num_layers: int, heads: int, ffn_dim: int, dropout: float):
+        super().__init__()
+        self.input_projection = nn.Linear(input_size, width)
+        self.layers = nn.ModuleList(HANTransformerLayer(width, heads, ffn_dim, dropout) for _ in range(num_layers))
+        self.final_norm = nn.LayerNorm(width)
+        self.width = width
+
+    def positions(self, steps: torch.LongTensor, dtype: torch.dtype) -> torch.Tensor:
+        """Sinusoidal encodings `(n, width)` of the positions `steps` `(n,)`."""
+        half = self.width // 2
+        frequencies = torch.exp(
+            torch.arange(half, device=steps.device, dtype=torch.float32) * (-math.log(10000.0) / max(half, 1))
+        )
+        angles = steps.float().unsqueeze(1) * frequencies  # (n, half)
+        encoding = torch.cat([angles.sin(), angles.cos()], dim=1)
+        if encoding.size(1) < self.width:  # odd width
+            encoding = nn.functional.pad(encoding, (0, 1))
+        return encoding.to(dtype)
+
+    def forward(self, packed: torch.Tensor, lengths: torch.LongTensor) -> torch.Tensor:
+        """`packed` `(total_steps, input_size)` with `lengths` `(rows,)` -> `(total_steps, width)`, packed alike."""
+        total_steps = packed.size(0)
+        row_starts = torch.cumsum(lengths, 0) - lengths
+        step_in_row = torch.arange(total_steps, device=packed.device) - torch.repeat_interleave(row_starts, lengths)
+        hidden = self.input_projection(packed) + self.positions(step_in_row, packed.dtype)  # (total_steps, width)
+
+        sorted_lengths, by_length = torch.sort(lengths.cpu(), descending=True, stable=True)
+        sorted_lengths_list, by_length = sorted_lengths.tolist(), by_length.to(packed.device)
+        source = torch.cat([hidden, hidden.new_zeros(1, self.width)])  # row `total_steps` is zeros
+        outputs, take_order, block_positions, offset = [], [], [], 0
+        # attention costs grow with the square of the block length, so blocks are cut more finely than for GRUs
+        for start, end in length_buckets(sorted_lengths_list, step_cost=4.0):
+            rows = by_length[start:end]
+            steps = torch.arange(sorted_lengths_list[start], device=packed.device).unsqueeze(0)  # (1, block_steps)
+            real = steps < lengths[rows].unsqueeze(1)  # (block_rows, block_steps)
+            gather = torch.where(real, row_starts[rows].unsqueeze(1) + steps, total_steps)
+            block = source.index_select(0, gather.flatten()).view(*real.shape, self.width)
+            for layer in self.layers:
+                block = layer(block, real)
+            outputs.append(block.flatten(0, 1))
+            take_order.append(gather[real])
+            block_positions.append(offset + real.flatten().nonzero().squeeze(1))
+            offset += real.numel()
+        block_positions = torch.cat(block_positions)
+        take = block_positions.new_empty(total_steps).index_copy_(0, torch.cat(take_order), block_positions)
+        return self.final_norm(torch.cat(outputs).index_select(0, take))
+
+
+def build_encoder(kind: str, input_size: int, hidden_size: int, num_layers: int, config: HANConfig) -> nn.Module:
+    """A level's encoder: `(total_steps, input_size)` packed -> `(total_steps, 2 * hidden_size)` packed."""
+    if kind == "transformer":
+        return HANTransformerEncoder(
+            input_size,
+            2 * hidden_size,
+            num_layers,
+            config.transformer_heads,
+            config.transformer_ffn_dim,
+            config.hidden_dropout,
+        )
+    return HANBidirectionalEncoder(kind, input_size, hidden_size, num_layers, config.hidden_dropout)
 
 
 class HANPreTrainedModel(PreTrainedModel):
@@ -257,7 +456,10 @@ class HANPreTrainedModel(PreTrainedModel):
             init.normal_(module.weight, mean=0.0, std=self.config.embedding_dim**-0.5)
             if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
                 module.weight[module.padding_idx].zero_()
-        elif isinstance(module, HANAttention):
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+        elif isinstance(module, HANAttention) and not module.structured:
             init.normal_(module.context_vector, mean=0.0, std=module.context_vector.numel() ** -0.5)
 
     def __init__(self, config: HANConfig, *inputs, **kwargs):
@@ -433,23 +635,34 @@ class HANModel(HANPreTrainedModel):
         super().__init__(config)
         self.word_embeddings = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.pad_token_id)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
-        self.word_encoder = HANBidirectionalEncoder(
-            config.word_encoder,
-            config.embedding_dim,
-            config.word_hidden_size,
-            config.num_word_layers,
-            config.hidden_dropout,
+        word_width, sentence_width = 2 * config.word_hidden_size, 2 * config.sentence_hidden_size
+        self.word_encoder = build_encoder(
+            config.word_encoder, config.embedding_dim, config.word_hidden_size, config.num_word_layers, config
         )
-        self.word_attention = HANAttention(2 * config.word_hidden_size, config.attention_dim)
+        attention_options = {
+            "structured": config.attention == "structured",
+            "hops": config.attention_hops,
+            "penalty_normalization": config.attention_penalty_normalization,
+        }
+        context_options = {}
+        if config.context != "none":
+            context_options = {"context_size": word_width, "gated": config.context_gate}
+        self.word_attention = HANAttention(word_width, config.attention_dim, **attention_options, **context_options)
+        if config.context == "bidirectional":
+            # the right-to-left pass has its own attention; the sentence encoder reads both sentence vectors
+            self.word_attention_backward = HANAttention(
+                word_width, config.attention_dim, **attention_options, **context_options
+            )
+        sentence_input_size = 2 * word_width if config.context == "bidirectional" else word_width
         self.sentence_dropout = nn.Dropout(config.hidden_dropout)
-        self.sentence_encoder = HANBidirectionalEncoder(
+        self.sentence_encoder = build_encoder(
             config.sentence_encoder,
-            2 * config.word_hidden_size,
+            sentence_input_size,
             config.sentence_hidden_size,
             config.num_sentence_layers,
-            config.hidden_dropout,
+            config,
         )
-        self.sentence_attention = HANAttention(2 * config.sentence_hidden_size, config.attention_dim)
+        self.sentence_attention = HANAttention(sentence_width, config.attention_dim, **attention_options)
         self.post_init()
         if config.freeze_word_embeddings:
             self.word_embeddings.weight.requires_grad_(False)
@@ -500,29 +713,40 @@ class HANModel(HANPreTrainedModel):
             embedding_matrix = embedding_matrix.detach()
         embeddings = self.embedding_dropout(nn.functional.embedding(word_ids, embedding_matrix))  # (n_words, emb)
         word_states = self.word_encoder(embeddings, sentence_lengths)  # (n_words, 2 * word_hidden)
-        packed_sentence_vectors, word_weights = self.word_attention(word_states, word_sentence, len(real_sentences))
-
-        # Sentence level: each document's real sentences are already consecutive in `real_sentences`.
         document_lengths = sentence_mask.sum(dim=1)  # (batch,)
         sentence_document = torch.div(real_sentences, num_sentences, rounding_mode="floor")  # (n_sentences,)
+        if self.config.context == "none":
+            packed_sentence_vectors, word_weights, word_penalty = self.word_attention(
+                word_states, word_sentence, len(real_sentences)
+            )  # (n_sentences, 2 * word_hidden), (n_words, hops)
+        else:
+            packed_sentence_vectors, word_weights, word_penalty = self._context_aware_word_attention(
+                word_states, real_word_mask, sentence_document, document_lengths
+            )
+
+        # Sentence level: each document's real sentences are already consecutive in `real_sentences`.
         packed_sentence_states = self.sentence_encoder(
             self.sentence_dropout(packed_sentence_vectors), document_lengths
-        )
-        document_vector, sentence_weights = self.sentence_attention(
+        )  # (n_sentences, 2 * sentence_hidden)
+        document_vector, sentence_weights, sentence_penalty = self.sentence_attention(
             packed_sentence_states, sentence_document, batch_size
-        )
+        )  # (batch, 2 * sentence_hidden), (n_sentences, hops)
+        penalty = None if word_penalty is None else word_penalty + sentence_penalty
 
         # Back to the caller's (batch, sentences[, words]) layout, zeros at padding.
         sentence_vectors = _unpack(packed_sentence_vectors, real_sentences, batch_size * num_sentences)
         sentence_states = _unpack(packed_sentence_states, real_sentences, batch_size * num_sentences)
         word_attentions = sentence_attentions = None
         if output_attentions:
+            hops = word_weights.size(1)
             sentence_attentions = _unpack(sentence_weights, real_sentences, batch_size * num_sentences)
-            sentence_attentions = sentence_attentions.view(batch_size, num_sentences)
+            sentence_attentions = sentence_attentions.view(batch_size, num_sentences, hops).transpose(1, 2)
             real_word_positions = real_word_mask.nonzero()  # (n_words, 2): (packed sentence, word position)
-            word_attentions = word_weights.new_zeros(batch_size * num_sentences, num_words)
+            word_attentions = word_weights.new_zeros(batch_size * num_sentences, num_words, hops)
             word_attentions[real_sentences[real_word_positions[:, 0]], real_word_positions[:, 1]] = word_weights
-            word_attentions = word_attentions.view(batch_size, num_sentences, num_words)
+            word_attentions = word_attentions.view(batch_size, num_sentences, num_words, hops).transpose(2, 3)
+            if self.config.attention == "additive":  # no hop axis for the paper's attention
+                sentence_attentions, word_attentions = sentence_attentions.squeeze(1), word_attentions.squeeze(2)
 
         output = HANModelOutput(
             document_vector=document_vector,
@@ -530,8 +754,92 @@ class HANModel(HANPreTrainedModel):
             sentence_vectors=sentence_vectors.view(batch_size, num_sentences, -1),
             word_attentions=word_attentions,
             sentence_attentions=sentence_attentions,
+            attention_penalty=penalty,
         )
         return output if return_dict else output.to_tuple()
+
+    def _context_aware_word_attention(
+        self,
+        word_states: torch.Tensor,
+        real_word_mask: torch.BoolTensor,
+        sentence_document: torch.LongTensor,
+        document_lengths: torch.LongTensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """
+        CAHAN word attention: each sentence's attention sees a context built from the vectors of the sentences
+        before it (and, bidirectionally, in a second pass, after it). The word encoder has run once over all
+        sentences; this scans sentence positions, each step serving that position in every document at once.
+
+        Args:
+            word_states: `(n_words, 2 * word_hidden)` packed word states.
+            real_word_mask: `(n_sentences, words)`, the real words of each real sentence.
+            sentence_document: `(n_sentences,)`, each sentence's document.
+            document_lengths: `(batch,)`, real sentences per document.
+
+        Returns:
+            sentence vectors `(n_sentences, 2 * word_hidden)` (`4 * word_hidden` bidirectionally), word weights
+            `(n_words, hops)` (the mean of both passes bidirectionally), and the penalty (structured attention).
+        """
+        num_sentences_total, num_words = real_word_mask.shape
+        # a padded (n_sentences, words, features) view of the packed states; row n_words of `source` is zeros
+        source = torch.cat([word_states, word_states.new_zeros(1, word_states.size(1))])
+        index = torch.full_like(real_word_mask, word_states.size(0), dtype=torch.long)
+        index[real_word_mask] = torch.arange(word_states.size(0), device=word_states.device)
+        states = source[index]  # (n_sentences, words, 2 * word_hidden)
+        document_starts = torch.cumsum(document_lengths, 0) - document_lengths
+        rank = torch.arange(num_sentences_total, device=states.device) - document_starts[sentence_document]
+
+        passes = [(self.word_attention, rank)]
+        if self.config.context == "bidirectional":
+            passes.append((self.word_attention_backward, document_lengths[sentence_document] - 1 - rank))
+        vectors, weights, penalties = [], [], []
+        for attention, order_key in passes:
+            pass_vectors, pass_weights = self._context_pass(
+                attention, states, real_word_mask, sentence_document, order_key, len(document_lengths)
+            )
+            vectors.append(pass_vectors)
+            weights.append(pass_weights)
+            if attention.structured:
+                penalties.append(
+                    _penalty_from_gram(pass_weights @ pass_weights.transpose(1, 2), attention.penalty_normalization)
+                )
+        weights = torch.stack(weights).mean(dim=0)  # (n_sentences, hops, words)
+        packed_weights = weights.transpose(1, 2)[real_word_mask]  # (n_words, hops)
+        penalty = torch.stack(penalties).mean() if penalties else None
+        return torch.cat(vectors, dim=-1), packed_weights, penalty
+
+    def _context_pass(
+        self,
+        attention: HANAttention,
+        states: torch.Tensor,
+        mask: torch.BoolTensor,
+        sentence_document: torch.LongTensor,
+        position: torch.LongTensor,
+        batch_size: int,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One CAHAN pass: sentences in order of `position` `(n_sentences,)`, each seeing the ones before it."""
+        keys = attention.projection(states)  # (n_sentences, words, attention_dim)
+        gate_keys = attention.gate(states) if attention.gated else None
+        running = states.new_zeros(batch_size, states.size(-1))  # sum (possibly discounted) of the seen vectors
+        seen = states.new_zeros(batch_size)
+        discount = self.config.context_discount if self.config.context_aggregation == "sum" else 1.0
+        order = torch.argsort(position, stable=True)
+        steps = torch.bincount(position).tolist()  # sentences at each position, over the batch
+        vectors, weights = [], []
+        for rows in order.split(steps):
+            documents = sentence_document[rows]
+            context = running[documents]  # (rows, 2 * word_hidden); zeros for a document's first sentence
+            if self.config.context_aggregation == "mean":
+                context = context / seen[documents].clamp(min=1).unsqueeze(1)
+            step_vectors, step_weights = attention.forward_padded(
+                keys[rows], None if gate_keys is None else gate_keys[rows], states[rows], mask[rows], context
+            )
+            running = (running * discount).index_add(0, documents, step_vectors)
+            seen = seen.index_add(0, documents, torch.ones_like(documents, dtype=seen.dtype))
+            vectors.append(step_vectors)
+            weights.append(step_weights)
+        restore = torch.argsort(order)
+        return torch.cat(vectors)[restore], torch.cat(weights)[restore]
 
     def _check_inputs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.BoolTensor:
         """Validate `input_ids` and `attention_mask`; return the word mask as bool `(batch, sentences, words)`."""
@@ -637,12 +945,15 @@ class HANForDocumentClassification(HANPreTrainedModel):
                 # integer 0/1 targets are common for multi-label data; the losses need floats
                 labels = labels.to(logits.dtype)
             loss = ForSequenceClassificationLoss(labels, logits, self.config)
+            if outputs.attention_penalty is not None and self.config.attention_penalty > 0:
+                loss = loss + self.config.attention_penalty * outputs.attention_penalty
 
         output = HANDocumentClassifierOutput(
             loss=loss,
             logits=logits,
             word_attentions=outputs.word_attentions,
             sentence_attentions=outputs.sentence_attentions,
+            attention_penalty=outputs.attention_penalty,
         )
         return output if return_dict else output.to_tuple()
 

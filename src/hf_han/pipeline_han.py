@@ -30,7 +30,8 @@ class DocumentClassificationPipeline(TextClassificationPipeline):
     `labels` (every class with its score, best first, cut to `top_k` when given) and `sentences`: one dict per
     sentence the model read, with `text`, `start`, `end` (character span in the document), `attention` (the
     sentence weight; they sum to 1) and `words`, a list of dicts with `word`, `start`, `end` and `attention`
-    (the word weights within the sentence; they sum to 1).
+    (the word weights within the sentence; they sum to 1). With structured attention (several hops) the weights
+    are the mean over the hops.
     """
 
     def _sanitize_parameters(self, explain: bool | None = None, **kwargs):
@@ -61,9 +62,12 @@ class DocumentClassificationPipeline(TextClassificationPipeline):
         )
         result = {"logits": outputs.logits}
         if explain:
+            word_attentions, sentence_attentions = outputs.word_attentions, outputs.sentence_attentions
+            if word_attentions.dim() == 4:  # structured attention: one picture, the mean of the hops
+                word_attentions, sentence_attentions = word_attentions.mean(dim=2), sentence_attentions.mean(dim=1)
             result.update(
-                word_attentions=outputs.word_attentions,  # (batch, sentences, words)
-                sentence_attentions=outputs.sentence_attentions,  # (batch, sentences)
+                word_attentions=word_attentions,  # (batch, sentences, words)
+                sentence_attentions=sentence_attentions,  # (batch, sentences)
                 attention_mask=model_inputs["attention_mask"],
                 offset_mapping=offsets,  # (batch, sentences, words, 2)
                 document=documents,
