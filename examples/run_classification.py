@@ -63,6 +63,13 @@ class ModelArguments:
     embedding_dropout: float = field(default=0.0, metadata={"help": "Dropout on the word embeddings."})
     hidden_dropout: float = field(default=0.1, metadata={"help": "Dropout on the sentence vectors."})
     classifier_dropout: float = field(default=0.1, metadata={"help": "Dropout on the document vector."})
+    config_overrides: str | None = field(
+        default=None,
+        metadata={
+            "help": "Other HANConfig settings for a new model, e.g. the variants: "
+            "'attention=structured,attention_hops=4,attention_penalty=1.0' or 'context=bidirectional'."
+        },
+    )
     word_vectors: str | None = field(
         default=None, metadata={"help": "A word2vec or GloVe text file to initialise the word embeddings from."}
     )
@@ -203,7 +210,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ------------------------------------------------------------------ model
     if model is None:
-        config = HANConfig(
+        settings = dict(
             vocab_size=len(tokenizer),
             embedding_dim=model_args.embedding_dim,
             word_hidden_size=model_args.word_hidden_size,
@@ -220,7 +227,8 @@ def main(argv: list[str] | None = None) -> dict:
             id2label=dict(enumerate(label_list)) if problem_type != "regression" else None,
             label2id={label: i for i, label in enumerate(label_list)} if problem_type != "regression" else None,
         )
-        model = HANForDocumentClassification(config)
+        settings.update(parse_config_overrides(model_args.config_overrides))
+        model = HANForDocumentClassification(HANConfig(**settings))  # HANConfig validates every setting
     tokenizer.check_model_compatibility(model)
     if model_args.word_vectors or model_args.train_word_vectors:
         initialise_word_vectors(model, tokenizer, raw_datasets, text_column, model_args, training_args)
@@ -418,6 +426,16 @@ def load_raw_datasets(model_args, data_args, training_args) -> tuple[DatasetDict
         raw["train"], raw["validation"] = held_out["train"], held_out["test"]
         logger.info(f"No validation split: held out {len(raw['validation'])} training documents.")
     return raw, name
+
+
+def parse_config_overrides(overrides: str | None) -> dict:
+    """'name=value,...' to typed HANConfig settings (types from HANConfig's defaults)."""
+    if not overrides:
+        return {}
+    probe = HANConfig()
+    probe.update_from_string(overrides)  # raises ValueError on an unknown name or a value of the wrong type
+    names = [item.split("=", 1)[0].strip() for item in overrides.split(",") if item.strip()]
+    return {name: getattr(probe, name) for name in names}
 
 
 def pick_column(

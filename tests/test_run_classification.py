@@ -113,11 +113,17 @@ def test_jsonl_with_integer_labels_and_a_carved_validation_split(tmp_path):
     rows += [{"text": text, "label": 1} for text in documents("neutral", 30, 7)]
     train = write_rows(tmp_path / "train.jsonl", rows)
     out = tmp_path / "out"
-    results = run(out, "--train_file", str(train), "--do_train", "--do_eval", "--max_steps", "3")
+    results = run(out, "--train_file", str(train), "--do_train", "--do_eval", "--max_steps", "3",
+                  "--config_overrides", "attention=structured,attention_hops=2,attention_penalty=0.5,context=left")  # fmt: skip
     assert results["eval_samples"] == 9  # 10% of 90, held out with the seed
     config = json.loads((out / "config.json").read_text())
     assert config["id2label"] == {"0": "0", "1": "1", "2": "2"}
     assert config["problem_type"] == "single_label_classification"
+    assert (config["attention"], config["attention_hops"], config["attention_penalty"], config["context"]) == (
+        "structured", 2, 0.5, "left"
+    )
+    with pytest.raises(ValueError, match="attention_hops"):  # validated like any HANConfig
+        run(tmp_path / "bad", "--train_file", str(train), "--do_train", "--config_overrides", "attention_hops=3")
 
 
 def test_multi_label_lists(tmp_path):

