@@ -259,3 +259,16 @@ def test_push_to_hub_and_load_by_repository_id(trained, tmp_path, fake_hub):
             assert loaded["model"].startswith("transformers_modules")
             assert loaded["pipeline"].startswith("transformers_modules")
             assert loaded["inferred"] == "DocumentClassificationPipeline"
+
+
+def test_the_explain_example_writes_both_pictures(trained, tmp_path, capsys):
+    _, _, folder = trained
+    sys.path.insert(0, str(os.path.join(os.path.dirname(__file__), "..", "examples")))
+    import explain
+
+    explanation = explain.main(
+        ["--model", str(folder), "--text", DOCUMENTS[1], "--output_dir", str(tmp_path), "--name", "picture"]
+    )
+    assert (tmp_path / "picture.html").read_text().count('class="row"') == len(explanation["sentences"]) == 3
+    assert (tmp_path / "picture.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Prediction:" in capsys.readouterr().out

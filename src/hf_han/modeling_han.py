@@ -279,8 +279,12 @@ class HANAttention(nn.Module):
             pooled `(num_segments, input_size)`; weights `(n, hops)`, summing to 1 within each segment for every
             hop; the penalty (a scalar, structured attention only, else `None`).
         """
-        scores = self.scores(torch.tanh(self.projection(states)))  # (n, hops)
-        weights = segment_softmax(scores.float(), segments, num_segments).to(states.dtype)
+        keys = torch.tanh(self.projection(states))  # (n, attention_dim)
+        if not self.structured:  # the paper's attention, kept on 1-D scores: it is the common, fast path
+            weights = segment_softmax((keys @ self.context_vector).float(), segments, num_segments).to(states.dtype)
+            pooled = states.new_zeros(num_segments, states.size(-1)).index_add(0, segments, weights.unsqueeze(1) * states)
+            return pooled, weights.unsqueeze(1), None
+        weights = segment_softmax(self.scores(keys).float(), segments, num_segments).to(states.dtype)  # (n, hops)
         pooled = states.new_zeros(num_segments, self.hops, states.size(-1))
         pooled = pooled.index_add(0, segments, weights.unsqueeze(2) * states.unsqueeze(1))  # (segments, hops, in)
         penalty = None
@@ -390,7 +394,8 @@ class HANTransformerEncoder(nn.Module):
         total_steps = packed.size(0)
         row_starts = torch.cumsum(lengths, 0) - lengths
         step_in_row = torch.arange(total_steps, device=packed.device) - torch.repeat_interleave(row_starts, lengths)
-        hidden = self.input_projection(packed) + self.positions(step_in_row, packed.dtype)  # (total_steps, width)
+        # scaled by sqrt(width) as in Vaswani et al., so that the words, not their positions, dominate at the start
+        hidden = self.input_projection(packed) * math.sqrt(self.width) + self.positions(step_in_row, packed.dtype)
 
         sorted_lengths, by_length = torch.sort(lengths.cpu(), descending=True, stable=True)
         sorted_lengths_list, by_length = sorted_lengths.tolist(), by_length.to(packed.device)

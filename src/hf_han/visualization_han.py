@@ -180,7 +180,8 @@ def attention_to_markdown(explanation: dict[str, Any], word_scale: str = "sqrt_s
 
 
 def _escape_markdown(text: str) -> str:
-    return html.escape("".join("\\" + c if c in "\\`*_{}[]()#+-.!|" else c for c in text), quote=False)
+    # only what could start emphasis, code, a link or a table cell mid-line; markup becomes text
+    return html.escape("".join("\\" + c if c in "\\`*_[]|" else c for c in text), quote=False)
 
 
 __all__ = ["attention_to_html", "attention_to_markdown", "save_attention_html", "save_attention_png", "word_shades"]
