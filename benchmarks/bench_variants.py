@@ -27,7 +27,9 @@ VARIANTS = {
     "han": {},
     "transformer": {"word_encoder": "transformer", "sentence_encoder": "transformer"},
     "structured": {
-        "attention": "structured", "attention_hops": 4, "attention_penalty": 1.0,
+        "attention": "structured",
+        "attention_hops": 4,
+        "attention_penalty": 1.0,
         "attention_penalty_normalization": "mean",
     },  # fmt: skip
     "cahan_left": {"context": "left"},

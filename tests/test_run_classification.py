@@ -120,7 +120,10 @@ def test_jsonl_with_integer_labels_and_a_carved_validation_split(tmp_path):
     assert config["id2label"] == {"0": "0", "1": "1", "2": "2"}
     assert config["problem_type"] == "single_label_classification"
     assert (config["attention"], config["attention_hops"], config["attention_penalty"], config["context"]) == (
-        "structured", 2, 0.5, "left"
+        "structured",
+        2,
+        0.5,
+        "left",
     )
     with pytest.raises(ValueError, match="attention_hops"):  # validated like any HANConfig
         run(tmp_path / "bad", "--train_file", str(train), "--do_train", "--config_overrides", "attention_hops=3")

@@ -278,3 +278,23 @@ def test_a_variant_through_trainer_and_the_pipeline(tmp_path):
         for sentence in result["sentences"]:
             assert sum(w["attention"] for w in sentence["words"]) == pytest.approx(1.0, abs=1e-5)
             assert all(text[w["start"] : w["end"]] == w["word"] for w in sentence["words"])
+
+
+@pytest.mark.parametrize("variant", ["han", *VARIANTS])
+def test_mixed_precision_autocast(variant, documents):
+    # what `--bf16` does in Trainer (on CPU here): every variant must run forward and backward under autocast
+    model = tiny_model(variant) if variant != "han" else HANForDocumentClassification(HANConfig(**TINY))
+    input_ids, mask = pad_documents(documents)
+    model.eval()
+    with torch.no_grad():
+        full = model(input_ids, mask).logits
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            half = model(input_ids, mask).logits
+    assert (half.float() - full).abs().max() < 0.05  # bf16 keeps about 3 significant digits
+
+    model.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output = model(input_ids, mask, labels=torch.tensor([0, 1, 2, 0, 1]), output_attentions=True)
+    output.loss.backward()
+    assert torch.isfinite(output.loss)
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

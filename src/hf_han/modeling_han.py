@@ -282,7 +282,9 @@ class HANAttention(nn.Module):
         keys = torch.tanh(self.projection(states))  # (n, attention_dim)
         if not self.structured:  # the paper's attention, kept on 1-D scores: it is the common, fast path
             weights = segment_softmax((keys @ self.context_vector).float(), segments, num_segments).to(states.dtype)
-            pooled = states.new_zeros(num_segments, states.size(-1)).index_add(0, segments, weights.unsqueeze(1) * states)
+            pooled = states.new_zeros(num_segments, states.size(-1)).index_add(
+                0, segments, weights.unsqueeze(1) * states
+            )
             return pooled, weights.unsqueeze(1), None
         weights = segment_softmax(self.scores(keys).float(), segments, num_segments).to(states.dtype)  # (n, hops)
         pooled = states.new_zeros(num_segments, self.hops, states.size(-1))
@@ -839,7 +841,8 @@ class HANModel(HANPreTrainedModel):
             step_vectors, step_weights = attention.forward_padded(
                 keys[rows], None if gate_keys is None else gate_keys[rows], states[rows], mask[rows], context
             )
-            running = (running * discount).index_add(0, documents, step_vectors)
+            # under autocast the step's vectors may be half precision; the running context stays in the states' dtype
+            running = (running * discount).index_add(0, documents, step_vectors.to(running.dtype))
             seen = seen.index_add(0, documents, torch.ones_like(documents, dtype=seen.dtype))
             vectors.append(step_vectors)
             weights.append(step_weights)
