@@ -289,13 +289,10 @@ class HANAttention(nn.Module):
         weights = segment_softmax(self.scores(keys).float(), segments, num_segments).to(states.dtype)  # (n, hops)
         pooled = states.new_zeros(num_segments, self.hops, states.size(-1))
         pooled = pooled.index_add(0, segments, weights.unsqueeze(2) * states.unsqueeze(1))  # (segments, hops, in)
-        penalty = None
-        if self.structured:
-            # A A^T of each segment is the sum over its positions of the outer products of their weight columns
-            gram = weights.new_zeros(num_segments, self.hops, self.hops)
-            gram = gram.index_add(0, segments, weights.unsqueeze(2) * weights.unsqueeze(1))
-            penalty = _penalty_from_gram(gram, self.penalty_normalization)
-        return self.combine(pooled), weights, penalty
+        # A A^T of each segment is the sum over its positions of the outer products of their weight columns
+        gram = weights.new_zeros(num_segments, self.hops, self.hops)
+        gram = gram.index_add(0, segments, weights.unsqueeze(2) * weights.unsqueeze(1))
+        return self.combine(pooled), weights, _penalty_from_gram(gram, self.penalty_normalization)
 
     def forward_padded(
         self,
