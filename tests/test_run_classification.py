@@ -220,13 +220,23 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_two_process_ddp_on_cpu(tmp_path):
+LAUNCHERS = {
+    "torchrun": [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"],
+    # `--cpu --num_processes 2` would start one process; this starts two, which the script keeps on the CPU
+    "accelerate": [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                   "--num_machines", "1", "--num_cpu_threads_per_process", "1"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_two_process_ddp_on_cpu(tmp_path, launcher):
     train = write_rows(tmp_path / "train.csv", sentiment_rows(64, 0))
     out = tmp_path / "out"
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
-        str(ROOT / "examples" / "run_classification.py"), "--output_dir", str(out), *TINY_MODEL,
+        *LAUNCHERS[launcher], "--main_process_port" if launcher == "accelerate" else "--master_port",
+        str(_free_port()), str(ROOT / "examples" / "run_classification.py"), "--output_dir", str(out), *TINY_MODEL,
         "--train_file", str(train), "--do_train", "--do_eval", "--max_steps", "4", "--ddp_backend", "gloo",
+        "--use_cpu", "true",
     ]  # fmt: skip
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
