@@ -28,14 +28,12 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from hf_han import (
     DataCollatorForDocumentClassification,
-    DocumentClassificationPipeline,
     HANConfig,
     HANForDocumentClassification,
     HANTokenizer,
     HANTrainer,
 )
 from hf_han.imdb import prepare_imdb_splits
-from hf_han.visualization_han import attention_to_markdown, save_attention_png
 
 logger = logging.getLogger(__name__)
 
@@ -338,7 +336,7 @@ def main(argv: list[str] | None = None) -> dict:
             )
 
     if trainer.is_world_process_zero() and (training_args.do_train or training_args.do_predict):
-        add_card_example(trainer, tokenizer, splits, text_column)
+        add_card_example(trainer.accelerator.unwrap_model(trainer.model), splits, text_column)
         trainer.create_model_card(dataset=dataset_display_name)
     if training_args.push_to_hub:
         trainer.push_to_hub(dataset=dataset_display_name)
@@ -612,24 +610,14 @@ def train_skipgram_vectors(tokenizer, texts: list[str], dim: int, epochs: int, s
     os.replace(partial, path)
 
 
-def add_card_example(trainer, tokenizer, splits: dict, text_column: str) -> None:
-    """Put a short validation (or test) document and the model's attention on it into the model card."""
+def add_card_example(model, splits: dict, text_column: str) -> None:
+    """A short validation (or test) document for the model card, which shows the model's attention on it."""
     raw = splits.get("validation_raw", splits.get("test_raw"))
     texts = [text for text in raw[text_column][:200] if text] if raw is not None else []
-    if not texts:
-        return
-    model = trainer.accelerator.unwrap_model(trainer.model).eval()
-    example = min(texts, key=lambda text: abs(len(text) - 400))  # short enough to read, long enough to show
-    explainer = DocumentClassificationPipeline(model=model, tokenizer=tokenizer)
-    explanation = explainer(example, explain=True)[0]
-    card_data = model.model_card_data
-    card_data.example_text = example
-    card_data.attention_text = attention_to_markdown(explanation)
-    try:
-        save_attention_png(explanation, Path(trainer.args.output_dir) / "attention.png")
-        card_data.attention_picture = "attention.png"
-    except ImportError as error:
-        logger.info(f"No attention picture in the model card: {error}")
+    if texts:
+        # short enough to read, long enough to show a few sentences
+        model.model_card_data.example_text = min(texts, key=lambda text: abs(len(text) - 400))
+        model.model_card_data.attention_text = None  # recomputed by HANTrainer with the final weights
 
 
 if __name__ == "__main__":

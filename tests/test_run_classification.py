@@ -106,6 +106,7 @@ def test_csv_with_string_labels_trains_evaluates_predicts_and_saves_everything(t
     test_results = {(r.dataset_split, r.metric_type): r.metric_value for r in card.data.eval_results}
     assert test_results[("test", "accuracy")] == pytest.approx(results["test_accuracy"], abs=1e-4)
     assert "learning_rate | 0.01" in card.text and "Training results" in card.text
+    assert "What the model looks at" in card.text and "![Attention on an example document](attention.png)" in card.text
 
 
 def test_jsonl_with_integer_labels_and_a_carved_validation_split(tmp_path):
