@@ -102,10 +102,11 @@ class DataTrainingArguments:
         default=10.0,
         metadata={"help": "Percentage of train held out for validation when there is no validation split."},
     )
-    max_sentences: int = field(default=30, metadata={"help": "Sentences kept per document."})
-    max_words: int = field(default=50, metadata={"help": "Words kept per sentence."})
-    long_sentences: str = field(
-        default="wrap", metadata={"help": "Sentences longer than --max_words: 'wrap' into several, or 'cut'."}
+    # None: the given tokenizer's own setting, or for a new tokenizer 30, 50 and "wrap"
+    max_sentences: int | None = field(default=None, metadata={"help": "Sentences kept per document (30)."})
+    max_words: int | None = field(default=None, metadata={"help": "Words kept per sentence (50)."})
+    long_sentences: str | None = field(
+        default=None, metadata={"help": "Sentences longer than --max_words: 'wrap' (default) into several, or 'cut'."}
     )
     vocab_size: int = field(default=50000, metadata={"help": "Largest vocabulary when training one."})
     min_frequency: int = field(
@@ -185,9 +186,13 @@ def main(argv: list[str] | None = None) -> dict:
 
     tokenizer_source = model_args.tokenizer_name or model_args.model_name_or_path
     settings = {
-        "max_sentences": data_args.max_sentences,
-        "max_words": data_args.max_words,
-        "long_sentences": data_args.long_sentences,
+        name: value
+        for name, value in (
+            ("max_sentences", data_args.max_sentences),
+            ("max_words", data_args.max_words),
+            ("long_sentences", data_args.long_sentences),
+        )
+        if value is not None  # a loaded tokenizer keeps what it was saved with unless told otherwise
     }
     if tokenizer_source:
         tokenizer = HANTokenizer.from_pretrained(
@@ -198,6 +203,7 @@ def main(argv: list[str] | None = None) -> dict:
             raise ValueError("Training a vocabulary needs a train split; or give --tokenizer_name.")
         # the same data and rules give the same vocabulary on every process, so each rank may build its own
         texts = raw_datasets["train"][text_column]
+        settings = {"max_sentences": 30, "max_words": 50, "long_sentences": "wrap", **settings}
         tokenizer = HANTokenizer(**settings).train_new_from_iterator(
             (text or "" for text in texts),
             vocab_size=data_args.vocab_size,

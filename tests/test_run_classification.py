@@ -273,3 +273,17 @@ def test_word_vectors_from_a_file_and_from_skip_gram_training(tmp_path):
         "--word_vectors_epochs", "2")  # fmt: skip
     learned = (out / "_word_vectors" / "skipgram.txt").read_text().splitlines()
     assert learned[0].split() == [str(len(learned) - 1), "16"] and len(learned) > 10
+
+
+def test_continuing_from_a_trained_model_keeps_its_tokenizer_and_labels(tmp_path):
+    train = write_rows(tmp_path / "train.csv", sentiment_rows(32, 0))
+    first = tmp_path / "first"
+    run(first, "--train_file", str(train), "--do_train", "--max_steps", "2", "--max_sentences", "3",
+        "--max_words", "6", "--long_sentences", "cut")  # fmt: skip
+    second = tmp_path / "second"
+    run(second, "--train_file", str(train), "--do_train", "--max_steps", "2", "--model_name_or_path", str(first))
+    tokenizer = HANTokenizer.from_pretrained(second)
+    assert (tokenizer.max_sentences, tokenizer.max_words, tokenizer.long_sentences) == (3, 6, "cut")
+    assert tokenizer.get_vocab() == HANTokenizer.from_pretrained(first).get_vocab()
+    config = json.loads((second / "config.json").read_text())
+    assert config["label2id"] == {"negative": 0, "positive": 1}
