@@ -287,7 +287,6 @@ class HANModelCardCallback(TrainerCallback):
             for key, value in metrics.items()
             if key.startswith(f"{split}_") and isinstance(value, (int, float)) and not _is_runtime(key)
         }
-        values.pop("loss", None)  # the loss is not a result worth a place in the model index
         last_step = card_data.training_log[-1]["step"] if card_data.training_log else None
         if (
             state.is_world_process_zero
@@ -301,6 +300,7 @@ class HANModelCardCallback(TrainerCallback):
                 row["training loss"] = round(train_losses[-1], 4)
             row.update({f"validation {name}": round(value, 4) for name, value in values.items()})
             card_data.training_log.append(row)
+        values.pop("loss", None)  # shown in the training log; not a result worth a place in the model index
         card_data.eval_results["validation" if split == "eval" else split] = values
 
 
