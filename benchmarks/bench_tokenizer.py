@@ -8,6 +8,7 @@ repeats is reported.
 """
 
 import argparse
+import gc
 import platform
 import re
 import statistics
@@ -46,6 +47,7 @@ def nltk_encode(documents, vocab, unk_id):
 
 
 def timed(function, *args):
+    gc.collect()  # every variant starts from the same heap, not with the garbage of the one before
     start = time.perf_counter()
     result = function(*args)
     return time.perf_counter() - start, result
@@ -106,7 +108,10 @@ def main():
                 rows["NLTK Punkt+Treebank"].append(len(prefix) / timed(nltk_encode, prefix, vocab, unk_id)[0])
             except ImportError:
                 nltk_available = False
-        print(f"repeat {repeat + 1}/{args.repeats} done")
+        print(
+            f"repeat {repeat + 1}/{args.repeats}: "
+            + ", ".join(f"{name} {rates[-1]:.0f}" for name, rates in rows.items() if rates)
+        )
 
     reference = statistics.median(rows["plain-Python reference"])
     print(f"\n{len(documents)} documents, about {num_words:.0f} words each after truncation (30 x 50)")

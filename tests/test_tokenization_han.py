@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from hf_han import DataCollatorForDocumentClassification, HANConfig, HANForDocumentClassification, HANTokenizer
+from hf_han.tokenization_han import pad_documents
 from transformers import AutoTokenizer
 
 
@@ -168,6 +169,101 @@ def test_offsets_slice_the_original_text(tokenizer):
     assert np.all(padded["offset_mapping"][padded["attention_mask"] == 0] == 0)
 
 
+# Text that exercises every rule: abbreviations, decimals, markup in several spellings, quotes after punctuation,
+# apostrophes inside and around words, characters whose lower case is longer ("İ"), compatibility forms ("ﬁ", "Ｆ"),
+# combining marks, emoji, Python-only white space (\x1c), no punctuation at all, empty documents, and words too long
+# or too far into their document for the shared offset tuples.
+HARD_DOCUMENTS = [
+    "Mr. Smith paid 3.5 dollars. Dr. Jones e.g. did not! Did the U.S. Army care? Yes...",
+    "Line one<br />line two<BR>line three<br/>  <Br  />four\n\nfive",
+    "\"Great!\" she said. (Really.) Yes... no?! Ok 'quoted' don't rock'n'roll 'tis dogs' ’twas o’clock",
+    "İstanbul İS big. ﬁne ｆｕｌｌ Ｗｉｄｔｈ café naïve e\u0301 😀😀 ok.",
+    "no punctuation at all " * 9,
+    "",
+    "   \t\n ",
+    "<br /><br />",
+    "a\x1cb c\u2028d. E\u00a0f! \ud800 x",
+    "One. Two. Three. Four. Five. Six. Seven. Eight. Nine.",
+    "A " + "very" * 10 + " long word, and words far into a long document: " + "filler " * 1300 + "end.",
+]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"max_sentences": 3, "max_words": 4},
+        {"max_sentences": 3, "max_words": 4, "long_sentences": "cut"},
+        {"lowercase": False, "max_words": 5},
+        {"abbreviations": []},
+    ],
+)
+def test_batch_encoder_equals_the_document_by_document_rules(tokenizer, settings, monkeypatch):
+    """The bulk encoder (all documents at once) gives what the plain per-document rules give, offsets included."""
+    configured = HANTokenizer(vocab=tokenizer.get_vocab(), **settings)
+    # small chunks, so that documents and their sentences also straddle chunk boundaries
+    monkeypatch.setattr("hf_han.tokenization_han._CHUNK_DOCUMENTS", 3)
+    monkeypatch.setattr("hf_han.tokenization_han._BULK_MIN_DOCUMENTS", 1)
+    bulk_results = _spy_on_bulk_encoder(monkeypatch)
+    for truncation in (True, False):
+        plain = [configured.encode_document(document, truncation) for document in HARD_DOCUMENTS]
+        ragged = configured(HARD_DOCUMENTS, return_offsets_mapping=True, truncation=truncation)
+        assert ragged["input_ids"] == [ids for ids, _ in plain]
+        assert ragged["offset_mapping"] == [spans for _, spans in plain]
+        assert ragged["attention_mask"] == [[[1] * len(sentence) for sentence in ids] for ids, _ in plain]
+        padded = configured(HARD_DOCUMENTS, return_offsets_mapping=True, truncation=truncation, return_tensors="np")
+        expected = pad_documents({"input_ids": [ids for ids, _ in plain], "offset_mapping": [s for _, s in plain]})
+        for key in ("input_ids", "attention_mask", "offset_mapping"):
+            np.testing.assert_array_equal(padded[key], expected[key])
+        assert bulk_results and None not in bulk_results  # the bulk path ran; no fallback hid a difference
+        for document, (ids, spans) in zip(HARD_DOCUMENTS, plain):
+            words = [word for sentence in configured.sentence_words(document, truncation) for word in sentence]
+            if ids != [[configured.unk_token_id]]:  # offsets slice the words out of the original text
+                normalized = [
+                    configured._normalize(document[start:end]) for sentence in spans for start, end in sentence
+                ]
+                assert normalized == words
+
+
+def test_bulk_word_spans_equal_the_regular_expression():
+    import random
+    import re
+
+    from hf_han.tokenization_han import WORD_PATTERN, word_spans
+
+    pattern = re.compile(WORD_PATTERN)
+    alphabet = list("ab1_ '’.!\n\t\x1c\u00a0\u2028") + ["é", "e\u0301", "😀", "Ｆ", "İ", "ß", "²", "٣", "\ud800"]
+    generator = random.Random(0)
+    for _ in range(5000):
+        text = "".join(generator.choice(alphabet) for _ in range(generator.randint(0, 16)))
+        starts, ends = word_spans(text)
+        assert list(zip(starts.tolist(), ends.tolist())) == [match.span() for match in pattern.finditer(text)], text
+
+
+def _spy_on_bulk_encoder(monkeypatch) -> list:
+    results, encode_columns = [], HANTokenizer._encode_columns
+
+    def spy(self, *args):
+        results.append(encode_columns(self, *args))
+        return results[-1]
+
+    monkeypatch.setattr(HANTokenizer, "_encode_columns", spy)
+    return results
+
+
+def test_encoder_falls_back_to_the_plain_rules_if_bulk_spans_disagree(tokenizer, monkeypatch):
+    expected = tokenizer(CORPUS, return_offsets_mapping=True)
+    monkeypatch.setattr(
+        "hf_han.tokenization_han.word_spans", lambda text: (np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64))
+    )
+    monkeypatch.setattr("hf_han.tokenization_han._BULK_MIN_DOCUMENTS", 1)
+    bulk_results = _spy_on_bulk_encoder(monkeypatch)
+    assert tokenizer(CORPUS, return_offsets_mapping=True) == expected
+    assert bulk_results == [None]
+    padded = tokenizer(CORPUS, return_offsets_mapping=True, return_tensors="np")
+    assert padded["input_ids"].tolist() == pad_documents({"input_ids": expected["input_ids"]})["input_ids"].tolist()
+
+
 def test_empty_whitespace_and_wrong_type_inputs(tokenizer):
     for empty in ("", "   \n\t ", "<br /><br />"):
         encoding = tokenizer(empty, return_offsets_mapping=True)
@@ -286,6 +382,13 @@ def test_collator_pads_to_the_batch_maxima_and_stacks_labels():
     multiple = DataCollatorForDocumentClassification(pad_to_multiple_of=4, return_tensors="np")
     batch = multiple([{"input_ids": [[5, 6, 7], [8]], "labels": [1, 0]}, {"input_ids": [[1]], "labels": [0, 1]}])
     assert batch["input_ids"].shape == (2, 4, 4) and batch["labels"].dtype == np.float32
+    # a given mask is kept as it is, and must match the ids
+    masked = collator(
+        [{"input_ids": [[5, 6]], "attention_mask": [[1, 0]]}, {"input_ids": [[7]], "attention_mask": [[1]]}]
+    )
+    assert masked["attention_mask"].tolist() == [[[1, 0]], [[1, 0]]]
+    with pytest.raises(ValueError, match="3 values for 2 words"):
+        collator([{"input_ids": [[5, 6]], "attention_mask": [[1, 1, 1]]}])
     regression = collator([{"input_ids": [[5]], "label": 0.5}, {"input_ids": [[6]], "label": 2}])
     assert regression["labels"].dtype == torch.float32
     with pytest.raises(ValueError, match="differ in length"):

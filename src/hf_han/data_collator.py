@@ -60,12 +60,8 @@ class DataCollatorForDocumentClassification:
             raise ValueError(f"Examples need `input_ids`; got the keys {sorted(features[0])}.")
 
         ragged = {"input_ids": [_as_nested_list(feature["input_ids"]) for feature in features]}
-        if all("attention_mask" in feature for feature in features):
+        if all("attention_mask" in feature for feature in features):  # otherwise every given word is real
             ragged["attention_mask"] = [_as_nested_list(feature["attention_mask"]) for feature in features]
-        else:
-            ragged["attention_mask"] = [
-                [[1] * len(sentence) for sentence in document] for document in ragged["input_ids"]
-            ]
 
         pad_token_id = self.tokenizer.pad_token_id if self.tokenizer is not None else self.pad_token_id
         batch = pad_documents(ragged, pad_to_multiple_of=self.pad_to_multiple_of, pad_token_id=pad_token_id)
