@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from hf_han import HANConfig, HANForDocumentClassification, HANModel
+from hf_han.modeling_han import HANBidirectionalEncoder
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
 from conftest import pad_documents, random_documents
@@ -94,6 +95,67 @@ def test_padding_anywhere_is_ignored():
     torch.testing.assert_close(got.logits, expected, atol=1e-5, rtol=0)
     assert torch.all(got.word_attentions[holey_mask == 0] == 0)
     assert torch.all(got.sentence_attentions[0, [0, 2]] == 0)
+
+
+def _row_by_row(encoder: HANBidirectionalEncoder, steps: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The definition: every row through the library's `nn.GRU` / `nn.LSTM`, forwards and reversed."""
+    hidden = steps
+    for forward_rnn, backward_rnn in zip(encoder.forward_layers, encoder.backward_layers):
+        rows = hidden.split(lengths.tolist())
+        hidden = torch.cat(
+            [
+                torch.cat([forward_rnn(row[None])[0][0], backward_rnn(row.flip(0)[None])[0][0].flip(0)], dim=-1)
+                for row in rows
+            ]
+        )
+    return hidden
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_both_encoder_paths_equal_the_library_cells_row_by_row(cell, num_layers):
+    """The CPU path (time-major packed, directions batched) and the bucketed path compute `nn.GRU` / `nn.LSTM`."""
+    encoder = HANBidirectionalEncoder(cell, input_size=7, hidden_size=5, num_layers=num_layers, dropout=0.0)
+    for parameter in encoder.parameters():
+        torch.nn.init.normal_(parameter, std=0.5)
+    lengths = torch.tensor([3, 1, 6, 6, 2, 5, 1])
+    vectors = torch.randn(9, 7, requires_grad=True)
+    index = torch.randint(0, 9, (int(lengths.sum()),))  # steps share vectors, as repeated words do
+    parameters = [vectors, *encoder.parameters()]
+
+    expected = _row_by_row(encoder, vectors[index], lengths)
+    expected_grads = torch.autograd.grad(expected.pow(2).sum(), parameters)
+    for states in (
+        encoder._forward_packed(vectors, lengths, index),
+        encoder._forward_bucketed(vectors[index], lengths),
+    ):
+        torch.testing.assert_close(states, expected, atol=1e-5, rtol=0)
+        for grad, expected_grad in zip(torch.autograd.grad(states.pow(2).sum(), parameters), expected_grads):
+            torch.testing.assert_close(grad, expected_grad, atol=1e-4, rtol=0)
+
+
+def test_embedding_dropout_masks_every_occurrence_in_training():
+    """With embedding dropout, training reads each word occurrence on its own; evaluation projects each word once."""
+    model = HANForDocumentClassification(tiny_config(embedding_dropout=0.5))
+    input_ids = torch.randint(1, 5, (2, 3, 6))  # few distinct words, each seen often
+    model.train()
+    first, second = model(input_ids).logits, model(input_ids).logits
+    assert not torch.allclose(first, second)
+    model.eval()
+    with torch.no_grad():  # the words the documents share are projected once, for both: nothing leaks between them
+        torch.testing.assert_close(model(input_ids[:1]).logits, model(input_ids).logits[:1], atol=1e-6, rtol=0)
+    generator = torch.Generator().manual_seed(3)
+    input_ids, labels, _ = _separable_task("single_label_classification", generator)
+    model = HANForDocumentClassification(tiny_config(embedding_dropout=0.2, num_labels=2)).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(25):
+        loss = model(input_ids, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses
 
 
 # ---------------------------------------------------------------- attention normalisation

@@ -292,31 +292,31 @@ class HANTokenizer(TokenizersBackend):
         document-by-document form of the rules that `_encode_columns` applies to whole batches.
         """
         text, sentence_ends, per_word = self._prepare(document, truncate)
+        pattern = _ASCII_WORD if text.isascii() else _WORD
         wrap = self.long_sentences == "wrap"
         limit = self.max_words if (wrap or truncate) else None
         max_sentences = self.max_sentences if truncate else None
         sentence_words, sentence_matches, start = [], [], 0
         for end in sentence_ends:
             if with_matches:
-                matches = list(_WORD.finditer(text, start, end))
+                matches = list(pattern.finditer(text, start, end))
                 words = list(map(re.Match.group, matches))
             else:
-                words = _WORD.findall(text, start, end)
+                words = pattern.findall(text, start, end)
             start = end
             if not words:
                 continue  # an empty line, or punctuation-free markup
             if per_word:
                 words = [self._normalize(word) for word in words]
-            if limit is None or len(words) <= limit:
-                pieces = [(0, len(words))]
-            elif wrap:
-                pieces = [(first, first + limit) for first in range(0, len(words), limit)]
-            else:
-                pieces = [(0, limit)]
-            for first, last in pieces:
-                sentence_words.append(words[first:last])
+            if limit is None or len(words) <= limit:  # the common case: the sentence as it is
+                sentence_words.append(words)
                 if with_matches:
-                    sentence_matches.append(matches[first:last])
+                    sentence_matches.append(matches)
+            else:  # wrapped into pieces of `limit` words, or cut to the first piece
+                firsts = range(0, len(words), limit) if wrap else [0]
+                sentence_words += [words[first : first + limit] for first in firsts]
+                if with_matches:
+                    sentence_matches += [matches[first : first + limit] for first in firsts]
             if max_sentences is not None and len(sentence_words) >= max_sentences:
                 del sentence_words[max_sentences:], sentence_matches[max_sentences:]
                 break
@@ -528,7 +528,7 @@ class HANTokenizer(TokenizersBackend):
         collecting = gc.isenabled()
         gc.disable()
         try:
-            chunks, ragged = [], {"input_ids": [], "attention_mask": [], "offset_mapping": []}
+            chunks, ragged, one_document = [], {"input_ids": [], "attention_mask": [], "offset_mapping": []}, None
             # in chunks, so that the words of a huge batch never all exist as Python strings at once
             for first in range(0, len(documents), _CHUNK_DOCUMENTS):
                 chunk = documents[first : first + _CHUNK_DOCUMENTS]
@@ -545,7 +545,9 @@ class HANTokenizer(TokenizersBackend):
                         self.encode_document(document, truncate_documents, return_offsets_mapping)
                         for document in chunk
                     ]
-                    if padded:
+                    if padded and single:  # the pipelines' call, one document at a time: padded row by row below
+                        one_document = plain[0]
+                    elif padded:
                         columns = _columns_from_ragged([ids for ids, _ in plain], [spans for _, spans in plain])
                         columns["document"] += first
                         chunks.append(columns)
@@ -578,27 +580,35 @@ class HANTokenizer(TokenizersBackend):
                 encoded = {key: value[0] for key, value in encoded.items()}
             return BatchEncoding(encoded, tensor_type=return_tensors)
 
-        columns = {key: np.concatenate([chunk[key] for chunk in chunks]) for key in chunks[0]}
-        shape = None
-        if document_padding == PaddingStrategy.MAX_LENGTH:
-            shape = (self.max_sentences, self.max_words)
-        elif single and return_tensors is not None and not pad_to_multiple_of:
-            # One document's tensors padded to `max_words` words stack with any other document's along the
-            # sentence axis, which is how the `transformers` pipelines batch; the padding costs the model
-            # nothing, since it reads only real words.
-            shape = (int(columns["sentence"].max()) + 1, max(self.max_words, int(columns["position"].max()) + 1))
-        encoded = _pad_columns(
-            columns,
-            len(documents),
-            shape=shape,
-            pad_to_multiple_of=pad_to_multiple_of,
-            pad_token_id=self.pad_token_id,
-            keys=("input_ids",)
-            + (("attention_mask",) if return_attention_mask is not False else ())
-            + (("offset_mapping",) if return_offsets_mapping else ()),
-        )
+        keys = ["input_ids"]
+        keys += ["attention_mask"] if return_attention_mask is not False else []
+        keys += ["offset_mapping"] if return_offsets_mapping else []
+        # One document's tensors padded to `max_words` words stack with any other document's along the sentence
+        # axis, which is how the `transformers` pipelines batch; the padding costs the model nothing, since it reads
+        # only real words.
+        pipeline_shape = single and return_tensors is not None and not pad_to_multiple_of
+        shape = (self.max_sentences, self.max_words) if document_padding == PaddingStrategy.MAX_LENGTH else None
+        if one_document is not None:
+            ids, spans = one_document
+            if pipeline_shape and shape is None:
+                shape = (len(ids), max(self.max_words, *map(len, ids)))
+            encoded = _pad_document(ids, spans, shape, pad_to_multiple_of, self.pad_token_id, keys)
+            lengths = [sum(map(len, ids))]
+        else:
+            columns = {key: np.concatenate([chunk[key] for chunk in chunks]) for key in chunks[0]}
+            if pipeline_shape and shape is None:
+                shape = (int(columns["sentence"].max()) + 1, max(self.max_words, int(columns["position"].max()) + 1))
+            encoded = _pad_columns(columns, len(documents), shape, pad_to_multiple_of, self.pad_token_id, keys)
+            lengths = np.bincount(columns["document"], minlength=len(documents)).tolist()
         if return_length:
-            encoded["length"] = np.bincount(columns["document"], minlength=len(documents)).tolist()
+            encoded["length"] = lengths
+        if return_tensors == "pt":  # shared with the arrays, not copied
+            import torch
+
+            encoded = {
+                key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value
+                for key, value in encoded.items()
+            }
         return BatchEncoding(encoded, tensor_type=return_tensors)
 
     def pad(
@@ -811,18 +821,12 @@ def _pad_columns(
     keys: Sequence[str],
 ) -> dict[str, np.ndarray]:
     """Scatter columns into padded `(documents, sentences, words)` arrays of the features named in `keys`."""
-    num_sentences = int(columns["sentence"].max(initial=0)) + 1
-    num_words = int(columns["position"].max(initial=0)) + 1
-    if shape is not None:
-        if num_sentences > shape[0] or num_words > shape[1]:
-            raise ValueError(
-                f"A document of {num_sentences} sentences or {num_words} words does not fit the padding shape "
-                f"{shape}; encode with truncation=True."
-            )
-        num_sentences, num_words = shape
-    elif pad_to_multiple_of:
-        num_sentences = -(-num_sentences // pad_to_multiple_of) * pad_to_multiple_of
-        num_words = -(-num_words // pad_to_multiple_of) * pad_to_multiple_of
+    num_sentences, num_words = _padded_shape(
+        int(columns["sentence"].max(initial=0)) + 1,
+        int(columns["position"].max(initial=0)) + 1,
+        shape,
+        pad_to_multiple_of,
+    )
     where = (columns["document"], columns["sentence"], columns["position"])
     padded = {}
     for key in keys:
@@ -834,6 +838,51 @@ def _pad_columns(
             padded[key] = np.full((num_documents, num_sentences, num_words), fill, dtype=np.int64)
             padded[key][where] = values
     return padded
+
+
+def _pad_document(
+    ids: list[list[int]],
+    spans: list[list[tuple[int, int]]] | None,
+    shape: tuple[int, int] | None,
+    pad_to_multiple_of: int | None,
+    pad_token_id: int,
+    keys: Sequence[str],
+) -> dict[str, np.ndarray]:
+    """One document's ragged ids (and spans) as padded `(1, sentences, words)` arrays of the features in `keys`."""
+    lengths = np.fromiter(map(len, ids), np.int64, len(ids))
+    num_sentences, num_words = _padded_shape(len(ids), int(lengths.max()), shape, pad_to_multiple_of)
+    real = np.zeros((1, num_sentences, num_words), dtype=bool)
+    real[0, : len(ids)] = np.arange(num_words) < lengths[:, None]  # row-major, as the words come
+    num_real = int(lengths.sum())
+    padded = {}
+    for key in keys:
+        if key == "input_ids":
+            padded[key] = np.full(real.shape, pad_token_id, dtype=np.int64)
+            padded[key][real] = np.fromiter(chain.from_iterable(ids), np.int64, num_real)
+        elif key == "attention_mask":
+            padded[key] = real.astype(np.int64)
+        else:
+            padded[key] = np.zeros(real.shape + (2,), dtype=np.int64)
+            spans_flat = np.fromiter(chain.from_iterable(chain.from_iterable(spans)), np.int64, 2 * num_real)
+            padded[key][real] = spans_flat.reshape(-1, 2)
+    return padded
+
+
+def _padded_shape(
+    num_sentences: int, num_words: int, shape: tuple[int, int] | None, pad_to_multiple_of: int | None
+) -> tuple[int, int]:
+    """The padded `(sentences, words)` of a batch with these maxima: `shape` if given, else rounded up."""
+    if shape is not None:
+        if num_sentences > shape[0] or num_words > shape[1]:
+            raise ValueError(
+                f"A document of {num_sentences} sentences or {num_words} words does not fit the padding shape "
+                f"{shape}; encode with truncation=True."
+            )
+        return shape
+    if pad_to_multiple_of:
+        num_sentences = -(-num_sentences // pad_to_multiple_of) * pad_to_multiple_of
+        num_words = -(-num_words // pad_to_multiple_of) * pad_to_multiple_of
+    return num_sentences, num_words
 
 
 def _select(columns: dict, keep: np.ndarray) -> dict:
