@@ -147,14 +147,7 @@ def test_embedding_dropout_masks_every_occurrence_in_training():
     generator = torch.Generator().manual_seed(3)
     input_ids, labels, _ = _separable_task("single_label_classification", generator)
     model = HANForDocumentClassification(tiny_config(embedding_dropout=0.2, num_labels=2)).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    losses = []
-    for _ in range(25):
-        loss = model(input_ids, labels=labels).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = _train(model, input_ids, labels)
     assert losses[-1] < 0.5 * losses[0], losses
 
 
@@ -267,19 +260,25 @@ def _separable_task(problem_type: str, generator: torch.Generator):
     return input_ids, classes.float() * 2 - 1, 1
 
 
-@pytest.mark.parametrize("problem_type", ["single_label_classification", "multi_label_classification", "regression"])
-def test_training_reduces_the_loss(problem_type):
-    generator = torch.Generator().manual_seed(3)
-    input_ids, labels, num_labels = _separable_task(problem_type, generator)
-    model = HANForDocumentClassification(tiny_config(num_labels=num_labels, problem_type=problem_type))
+def _train(model, input_ids: torch.Tensor, labels: torch.Tensor, steps: int = 25) -> list[float]:
+    """The losses of `steps` Adam steps on one batch."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
-    for _ in range(25):
+    for _ in range(steps):
         loss = model(input_ids, labels=labels).loss
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize("problem_type", ["single_label_classification", "multi_label_classification", "regression"])
+def test_training_reduces_the_loss(problem_type):
+    generator = torch.Generator().manual_seed(3)
+    input_ids, labels, num_labels = _separable_task(problem_type, generator)
+    model = HANForDocumentClassification(tiny_config(num_labels=num_labels, problem_type=problem_type))
+    losses = _train(model, input_ids, labels)
     assert losses[-1] < 0.5 * losses[0], losses
 
 
