@@ -16,11 +16,13 @@ import json
 import logging
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
 import numpy as np
+import torch
 import transformers
 from datasets import ClassLabel, DatasetDict, LargeList, List, Sequence, Value, load_dataset
 from transformers import EarlyStoppingCallback, HfArgumentParser, TrainingArguments, set_seed
@@ -346,6 +348,13 @@ def main(argv: list[str] | None = None) -> dict:
         trainer.create_model_card(dataset=dataset_display_name)
     if training_args.push_to_hub:
         trainer.push_to_hub(dataset=dataset_display_name)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # Gloo's worker threads drop a finished collective's tensors under the GIL. A rank whose process group is torn
+        # down (when the DDP model is freed, or at exit) while one of them still waits for the GIL hangs or aborts
+        # (pytorch/pytorch#190489), so after the last collective the main thread lets go of the GIL for a moment.
+        torch.distributed.barrier()
+        time.sleep(0.1)
+        torch.distributed.destroy_process_group()
     return results
 
 
