@@ -1,6 +1,6 @@
 """
-Test accuracy on the fixed IMDB split (hf_han.imdb): a TF-IDF (unigram + bigram) logistic regression baseline and
-HAN at the paper's settings, trained on this machine's CPU in the same run.
+Test accuracy on the fixed IMDB split (examples/offline_datasets.py): a TF-IDF (unigram + bigram) logistic
+regression baseline and HAN at the paper's settings, trained on this machine's CPU in the same run.
 
     pip install gensim scikit-learn   # gensim only for --train_word_vectors
     python benchmarks/bench_accuracy.py [--epochs 5] [--train_word_vectors] [--output_dir outputs/bench-accuracy]
@@ -20,7 +20,9 @@ import numpy as np
 import torch
 import transformers
 
-from hf_han.imdb import prepare_imdb_splits, read_split
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))  # offline_datasets.py
+from offline_datasets import prepare_imdb_splits, read_split  # noqa: E402
 
 
 ROOT = Path(__file__).resolve().parents[1]

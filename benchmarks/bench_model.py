@@ -18,13 +18,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import torch
+import transformers
 from torch import nn
 
-import transformers
 from hf_han import DataCollatorForDocumentClassification, HANConfig, HANForDocumentClassification, HANTokenizer
-from hf_han.imdb import prepare_imdb_splits, read_split
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))  # offline_datasets.py
+from offline_datasets import prepare_imdb_splits, read_split  # noqa: E402
 
 
 BATCH_SIZE = 64

@@ -11,14 +11,19 @@ which does not change the cost. Runs are interleaved; medians are printed.
 import argparse
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 import transformers
 from transformers import pipeline
 
 from hf_han import HANConfig, HANForDocumentClassification, HANTokenizer
-from hf_han.imdb import prepare_imdb_splits, read_split
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))  # offline_datasets.py
+from offline_datasets import prepare_imdb_splits, read_split  # noqa: E402
 
 
 def main():

@@ -12,13 +12,18 @@ import gc
 import platform
 import re
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import tokenizers
 import transformers
 
 from hf_han import HANTokenizer
-from hf_han.imdb import download_imdb_csv, prepare_imdb_splits, read_split
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))  # offline_datasets.py
+from offline_datasets import download_imdb_csv, prepare_imdb_splits, read_split  # noqa: E402
 
 
 # The straightforward code users write by hand: regex sentence split, regex word split, dict lookup.

@@ -23,6 +23,9 @@ from pathlib import Path
 import torch
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))  # offline_datasets.py
+
+
 VARIANTS = {
     "han": {},
     "transformer": {"word_encoder": "transformer", "sentence_encoder": "transformer"},
@@ -40,7 +43,7 @@ VARIANTS = {
 
 def load(dataset: str, args) -> tuple[list[str], list[str], list[str], list[str]]:
     if dataset == "imdb":
-        from hf_han.imdb import prepare_imdb_splits, read_split
+        from offline_datasets import prepare_imdb_splits, read_split
 
         paths = prepare_imdb_splits()
         train_texts, train_labels = read_split(paths["train"])
@@ -51,7 +54,7 @@ def load(dataset: str, args) -> tuple[list[str], list[str], list[str], list[str]
             test_texts[: args.imdb_test_docs],
             test_labels[: args.imdb_test_docs],
         )
-    from hf_han.newsgroups import prepare_newsgroups, read_newsgroups
+    from offline_datasets import prepare_newsgroups, read_newsgroups
 
     paths = prepare_newsgroups()
     return (*read_newsgroups(paths["train"]), *read_newsgroups(paths["test"]))

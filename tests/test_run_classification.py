@@ -1,4 +1,4 @@
-"""examples/run_classification.py end to end on tiny on-the-fly datasets: outputs, labels, errors, resume, DDP, push."""
+"""examples/run_classification.py end to end on tiny on-the-fly datasets: outputs, labels, errors, resume, DDP, push"""
 
 import csv
 import json
@@ -14,9 +14,9 @@ import pytest
 import torch
 from huggingface_hub import ModelCard
 from safetensors.torch import load_file, save_file
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from hf_han import HANForDocumentClassification, HANTokenizer
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,8 +114,9 @@ def test_jsonl_with_integer_labels_and_a_carved_validation_split(tmp_path):
     rows += [{"text": text, "label": 1} for text in documents("neutral", 30, 7)]
     train = write_rows(tmp_path / "train.jsonl", rows)
     out = tmp_path / "out"
+    overrides = "attention=structured,attention_hops=2,attention_penalty=0.5,context=left"
     results = run(out, "--train_file", str(train), "--do_train", "--do_eval", "--max_steps", "3",
-                  "--config_overrides", "attention=structured,attention_hops=2,attention_penalty=0.5,context=left")  # fmt: skip
+                  "--config_overrides", overrides)  # fmt: skip
     assert results["eval_samples"] == 9  # 10% of 90, held out with the seed
     config = json.loads((out / "config.json").read_text())
     assert config["id2label"] == {"0": "0", "1": "1", "2": "2"}
@@ -155,6 +156,16 @@ def test_a_missing_text_column_names_the_columns_found(tmp_path):
         run(tmp_path / "out", "--train_file", str(train), "--do_train")
     with pytest.raises(ValueError, match=r"--text_column_name 'review' is not a column"):
         run(tmp_path / "out", "--train_file", str(train), "--do_train", "--text_column_name", "review")
+
+
+def test_the_data_must_be_named(tmp_path):
+    with pytest.raises(ValueError, match=r"exactly one of --dataset_name .*--offline_dataset.*; got none"):
+        run(tmp_path / "out", "--do_train")
+    train = write_rows(tmp_path / "train.csv", sentiment_rows(8, 0))
+    with pytest.raises(ValueError, match="got --offline_dataset and --train_file"):
+        run(tmp_path / "out", "--do_train", "--offline_dataset", "imdb", "--train_file", str(train))
+    with pytest.raises(ValueError, match=r"--offline_dataset must be one of \('imdb', '20newsgroups'\)"):
+        run(tmp_path / "out", "--do_train", "--offline_dataset", "yelp")
 
 
 def test_unknown_test_labels_are_an_error(tmp_path):

@@ -9,10 +9,10 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from transformers import AutoTokenizer
 
 from hf_han import DataCollatorForDocumentClassification, HANConfig, HANForDocumentClassification, HANTokenizer
-from hf_han.tokenization_han import pad_documents
-from transformers import AutoTokenizer
+from hf_han.padding_han import pad_documents
 
 
 CORPUS = [
@@ -136,6 +136,34 @@ def test_batch_encoding_shapes_and_tensor_types(tokenizer):
     assert pt["attention_mask"].sum().item() == sum(len(s) for d in ragged["input_ids"] for s in d)
 
 
+def test_one_document_and_a_one_document_batch_encode_alike(tokenizer):
+    document = "A good film. The plot was thin!"
+    for options in ({"return_tensors": "pt"}, {"return_tensors": "np", "padding": True}, {"padding": "max_length"}):
+        single, batch = tokenizer(document, **options), tokenizer([document], **options)
+        assert set(single) == set(batch)
+        for key in single:
+            assert np.asarray(single[key]).shape == np.asarray(batch[key]).shape, (options, key)
+            assert np.array_equal(np.asarray(single[key]), np.asarray(batch[key]))
+    # without padding, tensors have a fixed word width, so that separate calls stack (as the pipelines batch)
+    assert tokenizer(document, return_tensors="pt")["input_ids"].shape == (1, 2, tokenizer.max_words)
+    assert tokenizer(CORPUS, return_tensors="pt")["input_ids"].shape[2] == tokenizer.max_words
+    assert tokenizer(CORPUS, padding=True, return_tensors="pt")["input_ids"].shape[2] <= tokenizer.max_words
+    # without tensors, one document is one document's lists
+    assert tokenizer(document)["input_ids"] == tokenizer([document])["input_ids"][0]
+
+
+def test_settings_set_on_the_tokenizer_are_validated_and_saved(tokenizer, tmp_path):
+    configured = HANTokenizer(vocab=tokenizer.get_vocab())
+    configured.max_words, configured.abbreviations = 3, ["Approx."]
+    assert configured.segmenter.max_words == 3 and configured.abbreviations == ["approx"]
+    assert all(len(sentence) <= 3 for sentence in configured("One two three four five.")["input_ids"])
+    with pytest.raises(ValueError, match="max_sentences"):
+        configured.max_sentences = 0
+    configured.save_pretrained(tmp_path)
+    reloaded = HANTokenizer.from_pretrained(tmp_path)
+    assert (reloaded.max_words, reloaded.abbreviations) == (3, ["approx"])
+
+
 def test_per_call_caps_and_lengths(tokenizer):
     encoding = tokenizer(CORPUS, max_sentences=2, max_words=3, return_length=True)
     assert all(len(document) <= 2 for document in encoding["input_ids"])
@@ -220,7 +248,9 @@ def test_batch_encoder_equals_the_document_by_document_rules(tokenizer, settings
             words = [word for sentence in configured.sentence_words(document, truncation) for word in sentence]
             if ids != [[configured.unk_token_id]]:  # offsets slice the words out of the original text
                 normalized = [
-                    configured._normalize(document[start:end]) for sentence in spans for start, end in sentence
+                    configured.segmenter.normalize(document[start:end])
+                    for sentence in spans
+                    for start, end in sentence
                 ]
                 assert normalized == words
 
@@ -229,7 +259,7 @@ def test_bulk_word_spans_equal_the_regular_expression():
     import random
     import re
 
-    from hf_han.tokenization_han import WORD_PATTERN, word_spans
+    from hf_han.segmentation_han import WORD_PATTERN, word_spans
 
     pattern = re.compile(WORD_PATTERN)
     alphabet = list("ab1_ '’.!\n\t\x1c\u00a0\u2028") + ["é", "e\u0301", "😀", "Ｆ", "İ", "ß", "²", "٣", "\ud800"]
@@ -241,20 +271,20 @@ def test_bulk_word_spans_equal_the_regular_expression():
 
 
 def _spy_on_bulk_encoder(monkeypatch) -> list:
-    results, encode_columns = [], HANTokenizer._encode_columns
+    results, encode_bulk = [], HANTokenizer._encode_bulk
 
     def spy(self, *args):
-        results.append(encode_columns(self, *args))
+        results.append(encode_bulk(self, *args))
         return results[-1]
 
-    monkeypatch.setattr(HANTokenizer, "_encode_columns", spy)
+    monkeypatch.setattr(HANTokenizer, "_encode_bulk", spy)
     return results
 
 
 def test_encoder_falls_back_to_the_plain_rules_if_bulk_spans_disagree(tokenizer, monkeypatch):
     expected = tokenizer(CORPUS, return_offsets_mapping=True)
     monkeypatch.setattr(
-        "hf_han.tokenization_han.word_spans", lambda text: (np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64))
+        "hf_han.segmentation_han.word_spans", lambda text: (np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64))
     )
     monkeypatch.setattr("hf_han.tokenization_han._BULK_MIN_DOCUMENTS", 1)
     bulk_results = _spy_on_bulk_encoder(monkeypatch)

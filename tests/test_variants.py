@@ -8,11 +8,12 @@ import textwrap
 
 import pytest
 import torch
-from conftest import pad_documents, random_documents
+from transformers import AutoModelForSequenceClassification, Trainer, TrainingArguments, pipeline
 
 from hf_han import HANConfig, HANForDocumentClassification, HANTokenizer
 from hf_han.modeling_han import HANAttention
-from transformers import AutoModelForSequenceClassification, Trainer, TrainingArguments, pipeline
+
+from conftest import pad_documents, random_documents
 
 
 TINY = {

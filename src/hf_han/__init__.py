@@ -1,11 +1,11 @@
 """hf-han: Hierarchical Attention Networks for document classification, native to Hugging Face Transformers."""
 
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
-from transformers.pipelines import PIPELINE_REGISTRY
 
 from .configuration_han import HANConfig
 from .data_collator import DataCollatorForDocumentClassification
-from .modelcard_han import HANModelCardCallback, HANModelCardData
+from .explanation_han import Explanation
+from .modelcard_han import HANModelCardData
 from .modeling_han import (
     HANDocumentClassifierOutput,
     HANForDocumentClassification,
@@ -13,9 +13,12 @@ from .modeling_han import (
     HANModelOutput,
     HANPreTrainedModel,
 )
-from .pipeline_han import DocumentClassificationPipeline
+from .pipeline_han import DocumentClassificationPipeline, register_pipeline
+from .segmentation_han import HANSegmenter
 from .tokenization_han import HANTokenizer
-from .trainer_han import HANTrainer
+from .trainer_han import HANModelCardCallback, HANTrainer
+from .word_vectors_han import load_word_vectors
+
 
 __version__ = "0.1.0"
 
@@ -23,13 +26,7 @@ AutoConfig.register("han", HANConfig, exist_ok=True)
 AutoModel.register(HANConfig, HANModel, exist_ok=True)
 AutoModelForSequenceClassification.register(HANConfig, HANForDocumentClassification, exist_ok=True)
 AutoTokenizer.register(HANConfig, tokenizer_class=HANTokenizer, exist_ok=True)
-if "document-classification" not in PIPELINE_REGISTRY.get_supported_tasks():
-    PIPELINE_REGISTRY.register_pipeline(
-        "document-classification",
-        pipeline_class=DocumentClassificationPipeline,
-        pt_model=AutoModelForSequenceClassification,
-        type="text",
-    )
+register_pipeline()
 
 # Saved folders carry their code, so they load with `trust_remote_code=True` where hf_han is not installed.
 HANConfig.register_for_auto_class()
@@ -40,6 +37,7 @@ HANTokenizer.register_for_auto_class("AutoTokenizer")
 __all__ = [
     "DataCollatorForDocumentClassification",
     "DocumentClassificationPipeline",
+    "Explanation",
     "HANConfig",
     "HANDocumentClassifierOutput",
     "HANForDocumentClassification",
@@ -48,7 +46,9 @@ __all__ = [
     "HANModelCardData",
     "HANModelOutput",
     "HANPreTrainedModel",
+    "HANSegmenter",
     "HANTokenizer",
     "HANTrainer",
     "__version__",
+    "load_word_vectors",
 ]

@@ -1,7 +1,10 @@
 """Hierarchical Attention Network (HAN) model configuration."""
 
+from typing import ClassVar
+
 from transformers import PreTrainedConfig
 from transformers.utils import logging
+
 
 logger = logging.get_logger(__name__)
 
@@ -99,6 +102,9 @@ class HANConfig(PreTrainedConfig):
     """
 
     model_type = "han"
+    # Entries of a saved `config.json` that this installation does not read: a saved folder carries some for users
+    # who load it as remote code, and the package, where it serves them itself, lists them here when imported.
+    ignored_on_load: ClassVar[tuple[str, ...]] = ()
 
     vocab_size: int = 50000
     embedding_dim: int = 200
@@ -128,11 +134,8 @@ class HANConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        if __name__.startswith("hf_han."):
-            # A saved folder names its own copy of the pipeline code for users without hf-han; where hf-han is
-            # installed its registered pipelines serve, and `transformers` would otherwise demand
-            # `trust_remote_code=True` for them. Saving writes the entry again.
-            self.__dict__.pop("custom_pipelines", None)
+        for name in self.ignored_on_load:
+            self.__dict__.pop(name, None)
         for name in (
             "vocab_size",
             "embedding_dim",

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .tokenization_han import pad_documents
+from .padding_han import pad_documents
+
 
 LABEL_KEYS = ("labels", "label", "label_ids")
 

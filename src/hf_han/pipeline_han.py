@@ -1,10 +1,25 @@
-"""The `document-classification` pipeline: text classification with HAN, optionally explained by its attention."""
+"""
+The `document-classification` pipeline: text classification with HAN, optionally explained by its attention; its
+registration with `transformers`, and the entry that lets a saved folder offer it as remote code.
+"""
 
 from typing import Any
 
-import numpy as np
-import torch
 from transformers import TextClassificationPipeline
+
+from .explanation_han import Explanation, align_attentions
+
+
+PIPELINE_TASK = "document-classification"
+# How `transformers.pipeline` finds this file's pipeline in a saved folder (`config.custom_pipelines`), for users
+# without hf-han (`trust_remote_code=True`). Saving a HAN model writes it, and transformers copies this file along,
+# since the model's code imports it (see `hub_han.py`).
+PIPELINE_ENTRY = {
+    "impl": "pipeline_han.DocumentClassificationPipeline",
+    "pt": ["AutoModelForSequenceClassification"],
+    "tf": [],
+    "type": "text",
+}
 
 
 class DocumentClassificationPipeline(TextClassificationPipeline):
@@ -26,12 +41,10 @@ class DocumentClassificationPipeline(TextClassificationPipeline):
     ('negative', [0.21, 0.79])
     ```
 
-    With `explain=True` each result is a dict with `label` and `score` (the top class, as without `explain`),
-    `labels` (every class with its score, best first, cut to `top_k` when given) and `sentences`: one dict per
-    sentence the model read, with `text`, `start`, `end` (character span in the document), `attention` (the
-    sentence weight; they sum to 1) and `words`, a list of dicts with `word`, `start`, `end` and `attention`
-    (the word weights within the sentence; they sum to 1). With structured attention (several hops) the weights
-    are the mean over the hops.
+    With `explain=True` each result is an [`~explanation_han.Explanation`]: `label` and `score` (the top class, as
+    without `explain`), `labels` (every class with its score, best first, cut to `top_k` when given) and
+    `sentences`, one per sentence the model read, with its character span, its weight and its words (each with its
+    span and its weight within the sentence).
     """
 
     def _sanitize_parameters(self, explain: bool | None = None, **kwargs):
@@ -66,8 +79,8 @@ class DocumentClassificationPipeline(TextClassificationPipeline):
             if word_attentions.dim() == 4:  # structured attention: one picture, the mean of the hops
                 word_attentions, sentence_attentions = word_attentions.mean(dim=2), sentence_attentions.mean(dim=1)
             result.update(
-                word_attentions=word_attentions,  # (batch, sentences, words)
-                sentence_attentions=sentence_attentions,  # (batch, sentences)
+                word_attentions=word_attentions.float(),  # (batch, sentences, words)
+                sentence_attentions=sentence_attentions.float(),  # (batch, sentences)
                 attention_mask=model_inputs["attention_mask"],
                 offset_mapping=offsets,  # (batch, sentences, words, 2)
                 document=documents,
@@ -84,58 +97,45 @@ class DocumentClassificationPipeline(TextClassificationPipeline):
             labels = labels[:top_k]
         document = model_outputs["document"]
         document = document[0] if isinstance(document, list) else document
-        return {
-            "label": labels[0]["label"],
-            "score": labels[0]["score"],
-            "labels": labels,
-            "sentences": align_attentions(
+        return Explanation(
+            label=labels[0]["label"],
+            score=labels[0]["score"],
+            labels=labels,
+            sentences=align_attentions(
                 document,
                 model_outputs["offset_mapping"][0],
                 model_outputs["attention_mask"][0],
                 model_outputs["word_attentions"][0],
                 model_outputs["sentence_attentions"][0],
             ),
-        }
-
-
-def align_attentions(
-    document: str,
-    offsets: torch.Tensor,
-    attention_mask: torch.Tensor,
-    word_attentions: torch.Tensor,
-    sentence_attentions: torch.Tensor,
-) -> list[dict[str, Any]]:
-    """
-    One document's attention as a list of sentences with their words, each with its character span in `document`.
-
-    Args:
-        document (`str`): the text as given to the tokenizer.
-        offsets (`torch.Tensor` of shape `(sentences, words, 2)`): each word's `(start, end)` in `document`.
-        attention_mask (`torch.Tensor` of shape `(sentences, words)`): 1 for real words.
-        word_attentions (`torch.Tensor` of shape `(sentences, words)`): word weights within each sentence.
-        sentence_attentions (`torch.Tensor` of shape `(sentences,)`): sentence weights in the document.
-    """
-    mask = np.asarray(attention_mask, dtype=bool)
-    offsets = np.asarray(offsets)
-    word_weights = np.asarray(word_attentions.float() if torch.is_tensor(word_attentions) else word_attentions)
-    sentence_weights = np.asarray(
-        sentence_attentions.float() if torch.is_tensor(sentence_attentions) else sentence_attentions
-    )
-    sentences = []
-    for index in np.flatnonzero(mask.any(axis=1)):
-        real = mask[index]
-        spans = offsets[index][real]
-        start, end = int(spans[0, 0]), int(spans[-1, 1])
-        sentences.append(
-            {
-                "text": document[start:end],
-                "start": start,
-                "end": end,
-                "attention": float(sentence_weights[index]),
-                "words": [
-                    {"word": document[s:e], "start": int(s), "end": int(e), "attention": float(weight)}
-                    for (s, e), weight in zip(spans, word_weights[index][real])
-                ],
-            }
         )
-    return sentences
+
+
+def register_pipeline() -> None:
+    """
+    Register the `document-classification` task with `transformers` (`import hf_han` does). A saved folder also
+    names its own copy of this pipeline in `config.custom_pipelines`, for users without hf-han; where hf-han is
+    installed its registered pipeline serves instead, and the folder's entry, for which `transformers` would demand
+    `trust_remote_code=True`, is ignored when the config loads (and written again when the model is saved).
+    """
+    from transformers import AutoModelForSequenceClassification
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    from .configuration_han import HANConfig
+
+    if PIPELINE_TASK not in PIPELINE_REGISTRY.get_supported_tasks():
+        PIPELINE_REGISTRY.register_pipeline(
+            PIPELINE_TASK,
+            pipeline_class=DocumentClassificationPipeline,
+            pt_model=AutoModelForSequenceClassification,
+            type="text",
+        )
+    HANConfig.ignored_on_load = ("custom_pipelines",)
+
+
+def add_pipeline_entry(config) -> None:
+    """Name this file's pipeline in `config.custom_pipelines`, before the config is saved."""
+    config.custom_pipelines = {PIPELINE_TASK: PIPELINE_ENTRY}
+
+
+__all__ = ["DocumentClassificationPipeline", "add_pipeline_entry", "register_pipeline"]

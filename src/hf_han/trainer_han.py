@@ -1,10 +1,85 @@
-"""A `Trainer` that fills and writes the HAN model card."""
+"""A `Trainer` that fills the HAN model card while it trains (through a callback) and writes it."""
 
 import os
 
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 
-from .modelcard_han import HANModelCardCallback
+from .explanation_han import Explanation
+from .modelcard_han import HANModelCardData
+
+
+# Hyperparameters worth showing, from `TrainingArguments`.
+TRAINING_ARGUMENTS_SHOWN = (
+    "learning_rate",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "num_train_epochs",
+    "max_steps",
+    "weight_decay",
+    "warmup_steps",
+    "lr_scheduler_type",
+    "optim",
+    "seed",
+    "train_sampling_strategy",
+)
+
+
+class HANModelCardCallback(TrainerCallback):
+    """Fills the model's `model_card_data` while a `Trainer` runs: hyperparameters, evaluations, sample counts."""
+
+    def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
+        card_data = _card_data_of(model)
+        if card_data is None:
+            return
+        card_data.hyperparameters = {
+            name: getattr(args, name) for name in TRAINING_ARGUMENTS_SHOWN if getattr(args, name, None) is not None
+        }
+        card_data.hyperparameters["train_batch_size (all devices)"] = args.train_batch_size * args.world_size
+        card_data.hyperparameters = {
+            name: (value.value if hasattr(value, "value") else value)
+            for name, value in card_data.hyperparameters.items()
+        }
+        if train_dataloader is not None and hasattr(train_dataloader, "dataset"):
+            card_data.train_samples = len(train_dataloader.dataset)
+
+    def on_evaluate(self, args, state, control, model=None, metrics=None, **kwargs):
+        card_data = _card_data_of(model)
+        if card_data is None or not metrics:
+            return
+        split = _split_of(metrics)
+        values = {
+            key.split("_", 1)[1]: float(value)
+            for key, value in metrics.items()
+            if key.startswith(f"{split}_") and isinstance(value, (int, float)) and not _is_runtime(key)
+        }
+        last_step = card_data.training_log[-1]["step"] if card_data.training_log else None
+        if (
+            state.is_world_process_zero
+            and state.epoch is not None
+            and split == "eval"
+            and last_step != state.global_step
+        ):
+            row = {"epoch": round(state.epoch, 2), "step": state.global_step}
+            train_losses = [entry["loss"] for entry in state.log_history if "loss" in entry]
+            if train_losses:
+                row["training loss"] = round(train_losses[-1], 4)
+            row.update({f"validation {name}": round(value, 4) for name, value in values.items()})
+            card_data.training_log.append(row)
+        values.pop("loss", None)  # shown in the training log; not a result worth a place in the model index
+        card_data.eval_results["validation" if split == "eval" else split] = values
+
+
+def _card_data_of(model) -> HANModelCardData | None:
+    model = getattr(model, "module", model)  # DDP wrapper
+    return getattr(model, "model_card_data", None)
+
+
+def _split_of(metrics: dict) -> str:
+    return next(iter(metrics)).split("_", 1)[0]
+
+
+def _is_runtime(key: str) -> bool:
+    return key.endswith(("_runtime", "_samples_per_second", "_steps_per_second", "_model_preparation_time"))
 
 
 class HANTrainer(Trainer):
@@ -57,7 +132,7 @@ class HANTrainer(Trainer):
         model.eval()
         try:
             explainer = DocumentClassificationPipeline(model=model, tokenizer=self.processing_class)
-            explanation = explainer(card_data.example_text, explain=True)[0]
+            explanation: Explanation = explainer(card_data.example_text, explain=True)[0]
         finally:
             model.train(was_training)
         card_data.attention_text = attention_to_markdown(explanation)
@@ -66,3 +141,6 @@ class HANTrainer(Trainer):
             card_data.attention_picture = "attention.png"
         except ImportError:  # matplotlib is optional; the Markdown rendering is in the card either way
             pass
+
+
+__all__ = ["HANModelCardCallback", "HANTrainer"]

@@ -1,22 +1,24 @@
 """
 Pictures of a HAN's attention on one document: a self-contained HTML page, a PNG (matplotlib) and Markdown.
 
-Each takes the explanation that `pipeline("document-classification", ...)(text, explain=True)` returns: the
-predicted `label` and `score`, and `sentences`, each with its `attention` and its `words` (with `attention` and
-character spans). Following Yang et al. (2016, section 3.5), a word's shade is either its weight within the
-sentence (`word_scale="word"`) or that weight scaled by the square root of its sentence's weight
+Each takes an [`~explanation_han.Explanation`], as `pipeline("document-classification", ...)(text, explain=True)`
+returns it: the predicted `label` and `score`, and `sentences`, each with its `attention` and its `words` (with
+`attention` and character spans). Following Yang et al. (2016, section 3.5), a word's shade is either its weight
+within the sentence (`word_scale="word"`) or that weight scaled by the square root of its sentence's weight
 (`word_scale="sqrt_sentence"`), which keeps words of unimportant sentences from standing out.
 """
 
 import html
 import math
 from pathlib import Path
-from typing import Any
+
+from .explanation_han import Explanation
+
 
 WORD_SCALES = ("word", "sqrt_sentence")
 
 
-def word_shades(explanation: dict[str, Any], word_scale: str = "sqrt_sentence") -> list[list[float]]:
+def word_shades(explanation: Explanation, word_scale: str = "sqrt_sentence") -> list[list[float]]:
     """Each word's shade in [0, 1], sentence by sentence, normalised so that the strongest word has 1."""
     if word_scale not in WORD_SCALES:
         raise ValueError(f"`word_scale` must be one of {WORD_SCALES}, got {word_scale!r}.")
@@ -28,7 +30,7 @@ def word_shades(explanation: dict[str, Any], word_scale: str = "sqrt_sentence") 
     return [[shade / strongest if strongest > 0 else 0.0 for shade in sentence] for sentence in shades]
 
 
-def attention_to_html(explanation: dict[str, Any], word_scale: str = "sqrt_sentence", title: str | None = None) -> str:
+def attention_to_html(explanation: Explanation, word_scale: str = "sqrt_sentence", title: str | None = None) -> str:
     """
     A self-contained HTML page: one row per sentence, its weight as a bar on the left, its words highlighted by
     their shade. All text is escaped, so a document containing markup is shown as text.
@@ -71,7 +73,7 @@ body {{ font-family: system-ui, sans-serif; max-width: 60em; margin: 2em auto; l
 
 
 def save_attention_html(
-    explanation: dict[str, Any], path: str | Path, word_scale: str = "sqrt_sentence", title: str | None = None
+    explanation: Explanation, path: str | Path, word_scale: str = "sqrt_sentence", title: str | None = None
 ) -> Path:
     path = Path(path)
     path.write_text(attention_to_html(explanation, word_scale, title), encoding="utf-8")
@@ -79,7 +81,7 @@ def save_attention_html(
 
 
 def save_attention_png(
-    explanation: dict[str, Any],
+    explanation: Explanation,
     path: str | Path,
     word_scale: str = "sqrt_sentence",
     max_sentences: int = 20,
@@ -161,7 +163,7 @@ def save_attention_png(
     return path
 
 
-def attention_to_markdown(explanation: dict[str, Any], word_scale: str = "sqrt_sentence", top_words: int = 3) -> str:
+def attention_to_markdown(explanation: Explanation, word_scale: str = "sqrt_sentence", top_words: int = 3) -> str:
     """
     A Markdown rendering for model cards and terminals: one line per sentence with its weight as a bar of
     blocks, and its `top_words` most attended words in bold.

