@@ -36,11 +36,14 @@ setup(
             "scikit-learn>=1.3",
             "matplotlib>=3.7",
             "gensim>=4.3",
+            "nltk>=3.8",  # the tokenizer benchmark's baseline
             "pytest>=8",
             "pytest-timeout>=2",
+            "ruff>=0.17,<0.18",
         ],
     },
     license="Apache-2.0",
+    license_files=["LICENSE"],
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",
