@@ -37,6 +37,7 @@ setup(
             "matplotlib>=3.7",
             "gensim>=4.3",
             "nltk>=3.8",  # the tokenizer benchmark's baseline
+            "parameterized>=0.9",  # imported by transformers' common model tests
             "pytest>=8",
             "pytest-timeout>=2",
             "ruff>=0.17,<0.18",

@@ -64,6 +64,53 @@ def test_output_shapes_and_fields():
     assert len(as_tuple) == 2 and torch.equal(as_tuple[1], out.logits)
 
 
+@pytest.mark.parametrize("variant", [{}, {"attention": "structured", "attention_hops": 2}], ids=["han", "structured"])
+def test_hidden_states_and_attentions_lie_on_the_path_to_the_logits(variant):
+    """Hidden states and attentions are the tensors the model computed on: gradients reach them, for attribution."""
+    input_ids, attention_mask = pad_documents([[[5, 6, 7], [8, 9]], [[10], [11, 12, 13, 14], [15]]])
+    model = HANForDocumentClassification(tiny_config(**variant)).eval()
+    out = model(input_ids, attention_mask, output_attentions=True, output_hidden_states=True)
+    word_states, sentence_states = out.hidden_states
+    assert word_states.shape == (2, 3, 4, 32) and sentence_states.shape == (2, 3, 32)
+    assert out.attentions == (out.word_attentions, out.sentence_attentions)
+    tensors = [word_states, sentence_states, out.word_attentions, out.sentence_attentions]
+    for tensor in tensors:
+        tensor.retain_grad()
+    out.logits[:, 0].sum().backward()
+    word_mask, sentence_mask = attention_mask.bool(), attention_mask.bool().any(-1)
+    word_grad = out.word_attentions.grad
+    if word_grad.dim() == 4:  # hops
+        word_grad, sentence_grad = word_grad.abs().sum(2), out.sentence_attentions.grad.abs().sum(1)
+    else:
+        sentence_grad = out.sentence_attentions.grad
+    state_grads = word_states.grad.abs().sum(-1), sentence_states.grad.abs().sum(-1)
+    pairs = zip((*state_grads, word_grad, sentence_grad), (word_mask, sentence_mask, word_mask, sentence_mask))
+    for grad, real in pairs:
+        assert torch.all(grad[~real] == 0) and torch.all(grad[real] != 0)
+    # the same numbers as without the outputs
+    with torch.no_grad():
+        torch.testing.assert_close(model(input_ids, attention_mask).logits, out.logits, rtol=0, atol=0)
+
+
+def test_output_hidden_states_from_the_config_and_as_tuples():
+    input_ids = torch.randint(1, 99, (3, 4, 7))
+    model = HANModel(tiny_config(output_hidden_states=True)).eval()
+    with torch.no_grad():
+        out = model(input_ids)
+        assert len(out.hidden_states) == 2 and torch.equal(out.hidden_states[1], out.sentence_states)
+        as_tuple = model(input_ids, return_dict=False, output_attentions=True)
+    assert len(as_tuple) == 6  # document vector, sentence states and vectors, hidden states, both attentions
+    assert as_tuple[3][0].shape == (3, 4, 7, 32) and as_tuple[4].shape == (3, 4, 7)
+
+
+def test_the_standard_config_names_are_the_model_s_own():
+    config = tiny_config(word_encoder="transformer", transformer_heads=4, num_word_layers=2)
+    assert config.hidden_size == 2 * config.sentence_hidden_size == 32
+    assert config.num_hidden_layers == 3 and config.num_attention_heads == 4
+    with pytest.raises(AttributeError, match="hidden_size is derived: 2 \\* sentence_hidden_size"):
+        config.hidden_size = 64
+
+
 # ---------------------------------------------------------------- padding invariance
 
 

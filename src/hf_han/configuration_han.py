@@ -102,6 +102,8 @@ class HANConfig(PreTrainedConfig):
     """
 
     model_type = "han"
+    # the standard name generic code reads; `hidden_size` and `num_hidden_layers` are derived (see below)
+    attribute_map: ClassVar[dict[str, str]] = {"num_attention_heads": "transformer_heads"}
     # Entries of a saved `config.json` that this installation does not read: a saved folder carries some for users
     # who load it as remote code, and the package, where it serves them itself, lists them here when imported.
     ignored_on_load: ClassVar[tuple[str, ...]] = ()
@@ -173,6 +175,30 @@ class HANConfig(PreTrainedConfig):
             raise ValueError(f"`problem_type` must be one of {PROBLEM_TYPES}, got {self.problem_type!r}.")
         if self.num_labels is not None and self.num_labels < 1:
             raise ValueError(f"`num_labels` must be at least 1, got {self.num_labels}.")
+
+    @property
+    def hidden_size(self) -> int:
+        """The width of the document vector, `2 * sentence_hidden_size`: what a head on top of [`HANModel`] reads."""
+        return 2 * self.sentence_hidden_size
+
+    @hidden_size.setter
+    def hidden_size(self, value) -> None:
+        raise AttributeError(
+            "HANConfig.hidden_size is derived: 2 * sentence_hidden_size. Set `sentence_hidden_size` (and "
+            f"`word_hidden_size`) instead of hidden_size={value!r}."
+        )
+
+    @property
+    def num_hidden_layers(self) -> int:
+        """The encoder layers of both levels, `num_word_layers + num_sentence_layers`."""
+        return self.num_word_layers + self.num_sentence_layers
+
+    @num_hidden_layers.setter
+    def num_hidden_layers(self, value) -> None:
+        raise AttributeError(
+            "HANConfig.num_hidden_layers is derived: num_word_layers + num_sentence_layers. Set those instead of "
+            f"num_hidden_layers={value!r}."
+        )
 
     def _check_variants(self) -> None:
         """Sizes of the variants, and the combinations that would silently do nothing."""

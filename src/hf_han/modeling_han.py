@@ -33,15 +33,21 @@ class HANModelOutput(ModelOutput):
         sentence_vectors (`torch.FloatTensor` of shape `(batch_size, num_sentences, 2 * word_hidden_size)`):
             The sentence vectors `s_i` (word states pooled by word attention); zero at padded sentences. With
             `context="bidirectional"`, `[s_i^->; s_i^<-]` of shape `(batch_size, num_sentences, 4 * word_hidden_size)`.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            Returned with `output_hidden_states=True` (or `config.output_hidden_states`): the word encoder's states
+            `h_it` of shape `(batch_size, num_sentences, num_words, 2 * word_hidden_size)` and the sentence
+            encoder's states `h_i` of shape `(batch_size, num_sentences, 2 * sentence_hidden_size)`, zero at
+            padding. Both lie on the path to the outputs, so gradients reach them (for attribution).
         word_attentions (`torch.FloatTensor` of shape `(batch_size, num_sentences, num_words)`, *optional*):
             Word attention weights `a_it`, returned with `output_attentions=True`. Each real sentence's weights sum
             to 1 over its real words; padding gets 0. Structured attention adds a hop axis:
-            `(batch_size, num_sentences, attention_hops, num_words)`. With `context="bidirectional"`, the mean of
-            the two passes' weights.
+            `(batch_size, num_sentences, attention_hops, num_words)`. Gradients reach them (they are the weights the
+            pooling read), except with `context` other than `"none"`: CAHAN's weights are computed inside its scan
+            over sentence positions, and with `context="bidirectional"` they are the mean of the two passes'.
         sentence_attentions (`torch.FloatTensor` of shape `(batch_size, num_sentences)`, *optional*):
             Sentence attention weights `a_i`, returned with `output_attentions=True`. They sum to 1 over each
             document's real sentences; padding gets 0. Structured attention: `(batch_size, attention_hops,
-            num_sentences)`.
+            num_sentences)`. Gradients reach them.
         attention_penalty (`torch.FloatTensor` of shape `()`, *optional*):
             With `attention="structured"`: `||A A^T - I||_F^2` averaged over the sentences (word level) plus the
             same averaged over the documents (sentence level), in the form `config.attention_penalty_normalization`.
@@ -50,9 +56,15 @@ class HANModelOutput(ModelOutput):
     document_vector: torch.FloatTensor | None = None
     sentence_states: torch.FloatTensor | None = None
     sentence_vectors: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
     word_attentions: torch.FloatTensor | None = None
     sentence_attentions: torch.FloatTensor | None = None
     attention_penalty: torch.FloatTensor | None = None
+
+    @property
+    def attentions(self) -> tuple[torch.FloatTensor, torch.FloatTensor] | None:
+        """`(word_attentions, sentence_attentions)`, under the name generic `transformers` code looks for."""
+        return None if self.word_attentions is None else (self.word_attentions, self.sentence_attentions)
 
 
 @dataclass
@@ -65,6 +77,8 @@ class HANDocumentClassifierOutput(ModelOutput):
             Classification (or regression) loss, plus `config.attention_penalty` times the attention penalty.
         logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`):
             Scores before softmax (or sigmoid for multi-label, raw values for regression).
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            As in [`HANModelOutput`], returned with `output_hidden_states=True`.
         word_attentions (`torch.FloatTensor` of shape `(batch_size, num_sentences, num_words)`, *optional*):
             As in [`HANModelOutput`], returned with `output_attentions=True`.
         sentence_attentions (`torch.FloatTensor` of shape `(batch_size, num_sentences)`, *optional*):
@@ -75,9 +89,12 @@ class HANDocumentClassifierOutput(ModelOutput):
 
     loss: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
     word_attentions: torch.FloatTensor | None = None
     sentence_attentions: torch.FloatTensor | None = None
     attention_penalty: torch.FloatTensor | None = None
+
+    attentions = HANModelOutput.attentions
 
 
 def segment_softmax(scores: torch.Tensor, segments: torch.LongTensor, num_segments: int) -> torch.Tensor:
@@ -141,6 +158,35 @@ class HANAttention(nn.Module):
         penalty = (gram - identity).pow(2).sum(dim=(1, 2))  # (segments,)
         return (penalty / self.hops**2 if self.penalty_normalization == "mean" else penalty).mean()
 
+    def weights(self, states: torch.Tensor, segments: torch.LongTensor, num_segments: int) -> torch.Tensor:
+        """
+        The attention weights `a` `(n, hops)` of packed states `(n, input_size)` of real positions only, whose
+        segment (sentence or document) is `segments` `(n,)` in `[0, num_segments)`; they sum to 1 within each
+        segment for every hop.
+        """
+        keys = torch.tanh(self.projection(states))  # u = tanh(W h + b): (n, attention_dim)
+        if not self.structured:  # the paper's attention, kept on 1-D scores: it is the common, fast path
+            scores = (keys @ self.context_vector).float()  # u . u_w: (n,)
+            return segment_softmax(scores, segments, num_segments).to(states.dtype).unsqueeze(1)
+        return segment_softmax(self.scores(keys).float(), segments, num_segments).to(states.dtype)
+
+    def pool(
+        self, states: torch.Tensor, weights: torch.Tensor, segments: torch.LongTensor, num_segments: int
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """
+        `sum a h` over each segment: pooled `(num_segments, input_size)` from states `(n, input_size)` and their
+        weights `(n, hops)`, and the penalty (a scalar, structured attention only, else `None`).
+        """
+        if not self.structured:
+            pooled = states.new_zeros(num_segments, states.size(-1)).index_add(0, segments, weights * states)
+            return pooled, None  # (segments, input_size)
+        pooled = states.new_zeros(num_segments, self.hops, states.size(-1))
+        pooled = pooled.index_add(0, segments, weights.unsqueeze(2) * states.unsqueeze(1))  # (segments, hops, in)
+        # A A^T of each segment is the sum over its positions of the outer products of their weight columns
+        gram = weights.new_zeros(num_segments, self.hops, self.hops)
+        gram = gram.index_add(0, segments, weights.unsqueeze(2) * weights.unsqueeze(1))
+        return self.combine(pooled), self.penalty(gram)
+
     def forward(
         self, states: torch.Tensor, segments: torch.LongTensor, num_segments: int
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -153,20 +199,9 @@ class HANAttention(nn.Module):
             pooled `(num_segments, input_size)`; weights `(n, hops)`, summing to 1 within each segment for every
             hop; the penalty (a scalar, structured attention only, else `None`).
         """
-        keys = torch.tanh(self.projection(states))  # u = tanh(W h + b): (n, attention_dim)
-        if not self.structured:  # the paper's attention, kept on 1-D scores: it is the common, fast path
-            weights = segment_softmax((keys @ self.context_vector).float(), segments, num_segments).to(states.dtype)
-            pooled = states.new_zeros(num_segments, states.size(-1)).index_add(
-                0, segments, weights.unsqueeze(1) * states
-            )  # sum_t a_t h_t: (segments, input_size)
-            return pooled, weights.unsqueeze(1), None
-        weights = segment_softmax(self.scores(keys).float(), segments, num_segments).to(states.dtype)  # (n, hops)
-        pooled = states.new_zeros(num_segments, self.hops, states.size(-1))
-        pooled = pooled.index_add(0, segments, weights.unsqueeze(2) * states.unsqueeze(1))  # (segments, hops, in)
-        # A A^T of each segment is the sum over its positions of the outer products of their weight columns
-        gram = weights.new_zeros(num_segments, self.hops, self.hops)
-        gram = gram.index_add(0, segments, weights.unsqueeze(2) * weights.unsqueeze(1))
-        return self.combine(pooled), weights, self.penalty(gram)
+        weights = self.weights(states, segments, num_segments)
+        pooled, penalty = self.pool(states, weights, segments, num_segments)
+        return pooled, weights, penalty
 
 
 def build_encoder(kind: str, input_size: int, hidden_size: int, num_layers: int, config: HANConfig) -> nn.Module:
@@ -282,6 +317,7 @@ class HANModel(HANPreTrainedModel):
         input_ids: torch.LongTensor,
         attention_mask: torch.Tensor | None = None,
         output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> HANModelOutput | tuple:
         r"""
@@ -293,12 +329,18 @@ class HANModel(HANPreTrainedModel):
                 real when it has a real word; every document needs at least one.
             output_attentions (`bool`, *optional*):
                 Return `word_attentions` and `sentence_attentions`.
+            output_hidden_states (`bool`, *optional*):
+                Return `hidden_states`: the word and sentence encoders' states.
             return_dict (`bool`, *optional*):
                 Return a [`HANModelOutput`] rather than a tuple.
         """
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = (
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
         return_dict = self.config.return_dict if return_dict is None else return_dict
         word_mask = self._check_inputs(input_ids, attention_mask)
+        input_ids = input_ids.long()  # any integer dtype: the embedding lookup takes int64
         batch_size, num_sentences, num_words = input_ids.shape
 
         # The real words of the whole batch, packed sentence after sentence, are encoded in one call.
@@ -312,13 +354,30 @@ class HANModel(HANPreTrainedModel):
         )  # (n_words,)
         document_lengths = sentence_mask.sum(dim=1)  # (batch,)
         sentence_document = torch.div(real_sentences, num_sentences, rounding_mode="floor")  # (n_sentences,)
+        # where each packed sentence and word sits in the caller's layout, for the outputs
+        sentence_index = (sentence_document, real_sentences % num_sentences)  # (n_sentences,) each
+        word_index = (
+            sentence_document[word_sentence],
+            sentence_index[1][word_sentence],
+            real_word_mask.nonzero()[:, 1],
+        )  # (n_words,) each
 
         # Word level: h_it = [GRU_fwd(x_i)_t ; GRU_bwd(x_i)_t], then s_i = sum_t a_it h_it.
         word_states = self._encode_words(word_ids, sentence_lengths)  # (n_words, 2 * word_hidden)
+        padded_word_states = word_attentions = sentence_attentions = None
+        if output_hidden_states:  # (batch, sentences, words, 2 * word_hidden)
+            padded_word_states, word_states = _through_layout(
+                word_states, word_index, (batch_size, num_sentences, num_words, word_states.size(-1))
+            )
         if self.config.context == "none":
-            sentence_vectors, word_weights, word_penalty = self.word_attention(
-                word_states, word_sentence, len(real_sentences)
-            )  # (n_sentences, 2 * word_hidden), (n_words, hops)
+            word_weights = self.word_attention.weights(word_states, word_sentence, len(real_sentences))  # a_it
+            if output_attentions:
+                word_attentions, word_weights = self._attentions_through_layout(
+                    word_weights, word_index, (batch_size, num_sentences, num_words)
+                )
+            sentence_vectors, word_penalty = self.word_attention.pool(
+                word_states, word_weights, word_sentence, len(real_sentences)
+            )  # (n_sentences, 2 * word_hidden)
         else:
             sentence_vectors, word_weights, word_penalty = self.word_attention.attend_in_context(
                 word_states,
@@ -329,40 +388,55 @@ class HANModel(HANPreTrainedModel):
                 self.config.context_discount,
                 backward=getattr(self, "word_attention_backward", None),
             )
+            if output_attentions:  # computed inside CAHAN's scan: a copy, which gradients do not reach
+                word_attentions, _ = self._attentions_through_layout(
+                    word_weights.detach(), word_index, (batch_size, num_sentences, num_words)
+                )
 
         # Sentence level: h_i = [GRU_fwd(s)_i ; GRU_bwd(s)_i], then v = sum_i a_i h_i. Each document's real
         # sentences are already consecutive in `real_sentences`.
         sentence_states = self.sentence_encoder(
             self.sentence_dropout(sentence_vectors), document_lengths
         )  # (n_sentences, 2 * sentence_hidden)
-        document_vector, sentence_weights, sentence_penalty = self.sentence_attention(
-            sentence_states, sentence_document, batch_size
-        )  # (batch, 2 * sentence_hidden), (n_sentences, hops)
-        penalty = None if word_penalty is None else word_penalty + sentence_penalty
-
-        # Back to the caller's (batch, sentences[, words]) layout, zeros at padding.
-        size = batch_size * num_sentences
-        word_attentions = sentence_attentions = None
+        sentence_layout = (batch_size, num_sentences, sentence_states.size(-1))
+        if output_hidden_states:  # (batch, sentences, 2 * sentence_hidden)
+            padded_sentence_states, sentence_states = _through_layout(sentence_states, sentence_index, sentence_layout)
+        else:
+            padded_sentence_states = _in_layout(sentence_states, sentence_index, sentence_layout)
+        sentence_weights = self.sentence_attention.weights(sentence_states, sentence_document, batch_size)  # a_i
         if output_attentions:
-            hops = word_weights.size(1)
-            sentence_attentions = _unpack(sentence_weights, real_sentences, size)  # (batch * sentences, hops)
-            sentence_attentions = sentence_attentions.view(batch_size, num_sentences, hops).transpose(1, 2)
-            real_word_positions = real_word_mask.nonzero()  # (n_words, 2): (packed sentence, word position)
-            word_attentions = word_weights.new_zeros(size, num_words, hops)
-            word_attentions[real_sentences[real_word_positions[:, 0]], real_word_positions[:, 1]] = word_weights
-            word_attentions = word_attentions.view(batch_size, num_sentences, num_words, hops).transpose(2, 3)
-            if self.config.attention == "additive":  # no hop axis for the paper's attention
-                sentence_attentions, word_attentions = sentence_attentions.squeeze(1), word_attentions.squeeze(2)
+            sentence_attentions, sentence_weights = self._attentions_through_layout(
+                sentence_weights, sentence_index, (batch_size, num_sentences)
+            )
+        document_vector, sentence_penalty = self.sentence_attention.pool(
+            sentence_states, sentence_weights, sentence_document, batch_size
+        )  # (batch, 2 * sentence_hidden)
+        penalty = None if word_penalty is None else word_penalty + sentence_penalty
 
         output = HANModelOutput(
             document_vector=document_vector,
-            sentence_states=_unpack(sentence_states, real_sentences, size).view(batch_size, num_sentences, -1),
-            sentence_vectors=_unpack(sentence_vectors, real_sentences, size).view(batch_size, num_sentences, -1),
+            sentence_states=padded_sentence_states,
+            sentence_vectors=_in_layout(sentence_vectors, sentence_index, sentence_layout[:2] + (-1,)),
+            hidden_states=(padded_word_states, padded_sentence_states) if output_hidden_states else None,
             word_attentions=word_attentions,
             sentence_attentions=sentence_attentions,
             attention_penalty=penalty,
         )
         return output if return_dict else output.to_tuple()
+
+    def _attentions_through_layout(
+        self, weights: torch.Tensor, index: tuple[torch.LongTensor, ...], shape: tuple[int, ...]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """
+        Packed weights `(n, hops)` in the caller's layout `shape`, with the hop axis before the last axis for
+        structured attention (`(batch, sentences, hops, words)`, `(batch, hops, sentences)`); see `_through_layout`.
+        """
+        if self.config.attention == "additive":  # no hop axis for the paper's attention
+            layout, packed = _through_layout(weights.squeeze(1), index, shape)
+            return layout, packed.unsqueeze(1)
+        hops = torch.arange(weights.size(1), device=weights.device)
+        index = (*(position.unsqueeze(1) for position in index[:-1]), hops, index[-1].unsqueeze(1))
+        return _through_layout(weights, index, shape[:-1] + (len(hops), shape[-1]))
 
     def _encode_words(self, word_ids: torch.LongTensor, sentence_lengths: torch.LongTensor) -> torch.Tensor:
         """Embed and encode packed word ids `(n_words,)` of sentences of `sentence_lengths` `(n_sentences,)`."""
@@ -380,7 +454,10 @@ class HANModel(HANPreTrainedModel):
         return self.word_encoder(embeddings, sentence_lengths, index=occurrence)
 
     def _check_inputs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.BoolTensor:
-        """Validate `input_ids` and `attention_mask`; return the word mask as bool `(batch, sentences, words)`."""
+        """
+        Validate `input_ids` (any integer dtype) and `attention_mask` (0 or 1, as bool, integers or floats); return
+        the word mask as bool `(batch, sentences, words)`.
+        """
         if not isinstance(input_ids, torch.Tensor):
             raise ValueError(f"`input_ids` must be a torch.Tensor, got {type(input_ids).__name__}.")
         if input_ids.dim() != 3:
@@ -409,6 +486,13 @@ class HANModel(HANPreTrainedModel):
                 raise ValueError(
                     f"`attention_mask` must have the shape of `input_ids` {tuple(input_ids.shape)}, got {shape}."
                 )
+            if attention_mask.dtype != torch.bool:
+                invalid = (attention_mask != 0) & (attention_mask != 1)
+                if invalid.any():
+                    values = attention_mask[invalid].unique()[:5].tolist()
+                    raise ValueError(
+                        f"`attention_mask` must hold 1 for real words and 0 for padding, got also {values}."
+                    )
             word_mask = attention_mask.bool()
         low, high = int(input_ids.min()), int(input_ids.max())
         if low < 0 or high >= self.config.vocab_size:
@@ -425,9 +509,23 @@ class HANModel(HANPreTrainedModel):
         return word_mask
 
 
-def _unpack(packed: torch.Tensor, positions: torch.LongTensor, size: int) -> torch.Tensor:
-    """Scatter packed rows `(n, ...)` to `positions` of a zero tensor `(size, ...)`."""
-    return packed.new_zeros((size,) + packed.shape[1:]).index_copy(0, positions, packed)
+def _in_layout(packed: torch.Tensor, index: tuple[torch.LongTensor, ...], shape: tuple[int, ...]) -> torch.Tensor:
+    """Packed values scattered to `index` (a tuple of index tensors, one per leading axis) of a zero tensor `shape`."""
+    if shape[-1] == -1:
+        shape = shape[:-1] + packed.shape[1:]
+    return packed.new_zeros(shape).index_put(index, packed)
+
+
+def _through_layout(
+    packed: torch.Tensor, index: tuple[torch.LongTensor, ...], shape: tuple[int, ...]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """
+    The packed values in the caller's layout (as `_in_layout`), and the same values read back from it. Computing on
+    with the values read back puts the layout tensor on the path to the outputs, so that gradients reach the hidden
+    states and attentions a caller receives (for attribution); the model computes the same numbers either way.
+    """
+    layout = _in_layout(packed, index, shape)
+    return layout, layout[index]
 
 
 class HANForDocumentClassification(HANPreTrainedModel):
@@ -453,6 +551,7 @@ class HANForDocumentClassification(HANPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> HANDocumentClassifierOutput | tuple:
         r"""
@@ -468,11 +567,19 @@ class HANForDocumentClassification(HANPreTrainedModel):
                 `num_labels` and the labels' dtype when unset, as in `transformers`.
             output_attentions (`bool`, *optional*):
                 Return `word_attentions` and `sentence_attentions`.
+            output_hidden_states (`bool`, *optional*):
+                Return `hidden_states`: the word and sentence encoders' states.
             return_dict (`bool`, *optional*):
                 Return a [`HANDocumentClassifierOutput`] rather than a tuple.
         """
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        outputs = self.han(input_ids, attention_mask, output_attentions=output_attentions, return_dict=True)
+        outputs = self.han(
+            input_ids,
+            attention_mask,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
         logits = self.classifier(self.dropout(outputs.document_vector))  # W_c dropout(v) + b_c: (batch, num_labels)
 
         loss = None
@@ -489,6 +596,7 @@ class HANForDocumentClassification(HANPreTrainedModel):
         output = HANDocumentClassifierOutput(
             loss=loss,
             logits=logits,
+            hidden_states=outputs.hidden_states,
             word_attentions=outputs.word_attentions,
             sentence_attentions=outputs.sentence_attentions,
             attention_penalty=outputs.attention_penalty,
