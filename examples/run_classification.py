@@ -105,6 +105,9 @@ class DataTrainingArguments:
     train_file: str | None = field(default=None, metadata={"help": "Training data: csv, tsv, json(l) or parquet."})
     validation_file: str | None = field(default=None, metadata={"help": "Validation data (best-model selection)."})
     test_file: str | None = field(default=None, metadata={"help": "Test data (--do_predict)."})
+    encoding: str = field(
+        default="utf-8", metadata={"help": "Text encoding of csv, tsv and json files (e.g. latin-1, cp1252)."}
+    )
     text_column_name: str | None = field(
         default=None, metadata={"help": f"Column of the documents; default: the first of {TEXT_COLUMN_CANDIDATES}."}
     )
@@ -173,6 +176,7 @@ def main(argv: list[str] | None = None) -> dict:
     raw_datasets, dataset_display_name = load_raw_datasets(model_args, data_args, training_args)
     reference = raw_datasets["train"] if "train" in raw_datasets else next(iter(raw_datasets.values()))
     text_column = pick_column(reference.column_names, data_args.text_column_name, TEXT_COLUMN_CANDIDATES, "text")
+    check_text_column(raw_datasets, text_column)
     label_column = pick_column(
         reference.column_names, data_args.label_column_name, LABEL_COLUMN_CANDIDATES, "label", required=False
     )
@@ -224,6 +228,15 @@ def main(argv: list[str] | None = None) -> dict:
             length=len(texts),
             show_progress=training_args.process_index == 0 and not training_args.disable_tqdm,
         )
+        empty = sum(1 for text in texts if not (text or "").strip())
+        if len(tokenizer) <= 2:  # [PAD] and [UNK] alone: every document would read as [UNK]
+            raise ValueError(
+                f"No word of the training split's column {text_column!r} is seen --min_frequency "
+                f"{data_args.min_frequency} times ({empty} of its {len(texts)} documents are empty): check "
+                "--text_column_name, or lower --min_frequency."
+            )
+        if empty:
+            logger.warning(f"{empty} of the {len(texts)} training documents are empty; they read as one [UNK].")
 
     # ------------------------------------------------------------------ model
     if model is None:
@@ -443,18 +456,59 @@ def load_raw_datasets(model_args, data_args, training_args) -> tuple[DatasetDict
             extension = Path(path).suffix.lstrip(".").lower()
             if extension not in FILE_BUILDERS:
                 raise ValueError(f"--{split}_file {path}: unsupported extension; use one of {sorted(FILE_BUILDERS)}.")
-            options = {"delimiter": "\t"} if extension == "tsv" else {}
-            raw[split] = load_dataset(
-                FILE_BUILDERS[extension], data_files={split: path}, cache_dir=model_args.cache_dir, **options
-            )[split]
+            raw[split] = load_data_file(FILE_BUILDERS[extension], split, path, extension, data_args, model_args)
     if "validation" not in raw and "train" in raw and (training_args.do_train or training_args.do_eval):
         # carved with the run's seed, so a resumed or repeated run validates on the same documents
+        if len(raw["train"]) < 2:
+            raise ValueError(
+                f"The training split has {len(raw['train'])} document(s): too few to hold out a validation split "
+                f"(--validation_split_percentage {data_args.validation_split_percentage}). Give more documents, or "
+                "a --validation_file."
+            )
         held_out = raw["train"].train_test_split(
             test_size=data_args.validation_split_percentage / 100, seed=training_args.seed
         )
         raw["train"], raw["validation"] = held_out["train"], held_out["test"]
         logger.info(f"No validation split: held out {len(raw['validation'])} training documents.")
     return raw, name
+
+
+def load_data_file(builder: str, split: str, path: str, extension: str, data_args, model_args):
+    """One split from a data file; a file that cannot be read is an error that names it and the cause."""
+    options = {} if builder == "parquet" else {"encoding": data_args.encoding}
+    if extension == "tsv":
+        options["delimiter"] = "\t"
+    try:
+        return load_dataset(builder, data_files={split: path}, cache_dir=model_args.cache_dir, **options)[split]
+    except Exception as error:
+        causes = [error]  # datasets wraps the reader's error, sometimes twice
+        while causes[-1].__cause__ is not None or causes[-1].__context__ is not None:
+            causes.append(causes[-1].__cause__ or causes[-1].__context__)
+        cause, hint = causes[min(1, len(causes) - 1)], ""
+        for candidate in causes:
+            if isinstance(candidate, UnicodeDecodeError):
+                cause, hint = candidate, f" The file is not {data_args.encoding}: give its encoding with --encoding."
+            elif "surrogate" in str(candidate):
+                cause = candidate
+                hint = " It holds a lone UTF-16 surrogate (an escape from \\ud800 to \\udfff), which is not text."
+        raise ValueError(f"--{split}_file {path} could not be read as {builder}: {cause}.{hint}") from error
+
+
+def check_text_column(raw_datasets: DatasetDict, text_column: str) -> None:
+    """The text column must hold strings: numbers or lists there mean the wrong column was picked."""
+    for name, split in raw_datasets.items():
+        feature = split.features[text_column]
+        if not (isinstance(feature, Value) and feature.dtype in ("string", "large_string")):
+            if all(value is None for value in split[text_column]):  # csv readers type an empty column as numbers
+                raise ValueError(
+                    f"The text column {text_column!r} of the {name} split is empty (all {len(split)} cells). Name the "
+                    f"column of documents with --text_column_name (the columns are {split.column_names})."
+                )
+            kind = feature.dtype if isinstance(feature, Value) else type(feature).__name__
+            raise ValueError(
+                f"The text column {text_column!r} of the {name} split holds {kind} values, not text. Name the column "
+                f"of documents with --text_column_name (the columns are {split.column_names})."
+            )
 
 
 def load_offline_dataset(name: str, training_args) -> tuple[DatasetDict, str]:
@@ -518,6 +572,11 @@ def infer_labels(raw_datasets: DatasetDict, label_column: str) -> tuple[str, lis
         if any(value != int(value) for value in values):
             return "regression", []
     labels = {label for split in splits for label in split[label_column] if label is not None}
+    if len(labels) < 2:
+        raise ValueError(
+            f"The training labels in column {label_column!r} hold {len(labels)} class(es) {sorted(map(str, labels))}; "
+            "a classifier needs at least two. For a numeric target, give float labels (regression)."
+        )
     return "single_label_classification", _label_names(labels)
 
 
@@ -608,7 +667,7 @@ def write_predictions(path: Path, logits: np.ndarray, problem_type: str, id2labe
                     "label": id2label[int(row.argmax())],
                     "score": round(float(scores.max()), 6),
                 }
-            record["text"] = texts[index][:200]
+            record["text"] = (texts[index] or "")[:200]  # an empty cell is read as None
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     logger.info(f"Predictions written to {path}")
 

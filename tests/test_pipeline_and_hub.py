@@ -62,6 +62,7 @@ def trained(tmp_path_factory):
     model.eval()
     folder = tmp_path_factory.mktemp("han")
     model.model_card_data.dataset_name = "tiny reviews"
+    model.model_card_data.dataset_id = "org/tiny-reviews"
     model.model_card_data.eval_results = {"test": {"accuracy": 0.875, "macro_f1": 0.8}}
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -194,11 +195,22 @@ def test_model_card_metadata_and_content(trained, tmp_path):
     assert data.pipeline_tag == "text-classification"
     assert {"han", "hf-han", "text-classification"} <= set(data.tags)
     assert set(data.metrics) == {"accuracy", "macro_f1"}
-    results = {(r.dataset_name, r.dataset_split, r.metric_type): r.metric_value for r in data.eval_results}
-    assert results == {("tiny reviews", "test", "accuracy"): 0.875, ("tiny reviews", "test", "macro_f1"): 0.8}
+    results = {(r.dataset_type, r.dataset_split, r.metric_type): r.metric_value for r in data.eval_results}
+    assert results == {("org/tiny-reviews", "test", "accuracy"): 0.875, ("org/tiny-reviews", "test", "macro_f1"): 0.8}
+    assert {r.dataset_name for r in data.eval_results} == {"tiny reviews"} and data.datasets == ["org/tiny-reviews"]
     for snippet in ("AutoModelForSequenceClassification.from_pretrained", 'pipeline("text-classification"',
                     "trust_remote_code=True", "| embedding_dim | 16 |"):  # fmt: skip
         assert snippet in card.text, snippet
+
+    # without a Hub dataset id there is no model index (its `dataset.type` must be one); the results stay in the body
+    model.model_card_data.dataset_id = None
+    try:
+        model.save_pretrained(tmp_path / "no-id")
+    finally:
+        model.model_card_data.dataset_id = "org/tiny-reviews"
+    card = ModelCard.load(tmp_path / "no-id" / "README.md")
+    assert card.data.eval_results is None and card.data.datasets is None
+    assert set(card.data.metrics) == {"accuracy", "macro_f1"} and "| test | accuracy | 0.8750 |" in card.text
 
     # a README the user wrote is kept
     user_folder = tmp_path / "user"

@@ -389,7 +389,7 @@ def test_a_tokenizer_that_does_not_match_the_model_is_caught(tokenizer):
             )
         )
     )
-    with pytest.raises(ValueError, match=f"{len(tokenizer)} words.*vocab_size=50000"):
+    with pytest.raises(ValueError, match=f"{len(tokenizer)} words but the model.s vocab_size is 50,000"):
         tokenizer.check_model_compatibility(HANConfig(vocab_size=50000))
 
 

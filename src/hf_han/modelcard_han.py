@@ -2,10 +2,13 @@
 
 import importlib.metadata
 import json
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
 from huggingface_hub import CardData, EvalResult, ModelCard, ModelCardData
+
+from .safe_text_han import escape_markdown, escape_yaml_text, neutralise
 
 
 # A README.md holding this marker was written by us and may be rewritten; any other README is the user's.
@@ -67,17 +70,17 @@ With `hf-han` installed (`pip install hf-han`), the Auto classes and pipelines k
 import hf_han  # registers the HAN classes with transformers
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
-tokenizer = AutoTokenizer.from_pretrained("{{ model_id }}")
-model = AutoModelForSequenceClassification.from_pretrained("{{ model_id }}")
-inputs = tokenizer(["{{ example_text_short }}"], return_tensors="pt")
+tokenizer = AutoTokenizer.from_pretrained({{ model_id }})
+model = AutoModelForSequenceClassification.from_pretrained({{ model_id }})
+inputs = tokenizer([{{ example_text_short }}], return_tensors="pt")
 probabilities = model(**inputs).logits.softmax(-1)
 
-classifier = pipeline("text-classification", model="{{ model_id }}")
-classifier("{{ example_text_short }}")
+classifier = pipeline("text-classification", model={{ model_id }})
+classifier({{ example_text_short }})
 
 # the sentence and word attentions, aligned to the text
-explainer = pipeline("document-classification", model="{{ model_id }}")
-explainer("{{ example_text_short }}", explain=True)
+explainer = pipeline("document-classification", model={{ model_id }})
+explainer({{ example_text_short }}, explain=True)
 ```
 
 Without `hf-han`, the code stored in this repository is used:
@@ -85,7 +88,7 @@ Without `hf-han`, the code stored in this repository is used:
 ```python
 from transformers import pipeline
 
-classifier = pipeline("text-classification", model="{{ model_id }}", trust_remote_code=True)
+classifier = pipeline("text-classification", model={{ model_id }}, trust_remote_code=True)
 ```
 {% if attention_text %}
 ## What the model looks at
@@ -170,33 +173,43 @@ class HANModelCardData(CardData):
         return self.hub_metadata().to_dict()
 
     def hub_metadata(self) -> ModelCardData:
-        """The card's Hub metadata: library, task, tags, datasets, metrics and a `model-index` of the results."""
-        name = self.model_name or (self.model_id or "HAN").split("/")[-1]
+        """
+        The card's Hub metadata: library, task, tags, datasets, metrics, and a `model-index` of the results when
+        the data has a Hub dataset id (`dataset_id`), which the index needs (as `transformers`' own cards do). Every
+        value given by users is escaped (see `safe_text_han.escape_yaml_text`).
+        """
+        text = escape_yaml_text
+        name = text(self.model_name or (self.model_id or "HAN").split("/")[-1])
         results = []
-        for split, metrics in self.eval_results.items():
+        for split, metrics in self.eval_results.items() if self.dataset_id else ():
             for metric, value in metrics.items():
                 results.append(
                     EvalResult(
                         task_type="text-classification",
                         task_name="Document Classification",
-                        dataset_type=self.dataset_id or (self.dataset_name or "custom").lower().replace(" ", "_"),
-                        dataset_name=self.dataset_name or "custom data",
-                        dataset_split=split,
-                        metric_type=metric,
-                        metric_name=f"{split.capitalize()} {metric}",
+                        dataset_type=text(self.dataset_id),
+                        dataset_name=text(self.dataset_name or self.dataset_id),
+                        dataset_split=text(split),
+                        metric_type=text(metric),
+                        metric_name=text(f"{split.capitalize()} {metric}"),
                         metric_value=round(float(value), 4),
                     )
                 )
         tags = ["hf-han", "han", "hierarchical-attention-network", "document-classification", "text-classification"]
-        metrics = sorted({metric for split in self.eval_results.values() for metric in split})
+        metrics = sorted({text(metric) for split in self.eval_results.values() for metric in split})
+        language = self.language
+        if isinstance(language, (list, tuple)):
+            language = [text(item) for item in language]
+        elif language is not None:
+            language = text(language)
         return ModelCardData(
             model_name=name,
-            language=self.language,
-            license=self.license,
+            language=language,
+            license=self.license and text(self.license),
             library_name="transformers",
             pipeline_tag="text-classification",
-            tags=tags + [tag for tag in self.tags if tag not in tags],
-            datasets=[self.dataset_id] if self.dataset_id else None,
+            tags=tags + [text(tag) for tag in self.tags if tag not in tags],
+            datasets=[text(self.dataset_id)] if self.dataset_id else None,
             metrics=metrics or None,
             eval_results=results or None,
         )
@@ -212,32 +225,42 @@ def generate_model_card(card_data: HANModelCardData, model) -> ModelCard:
     hyperparameters = {name: getattr(config, name) for name in CONFIG_SHOWN if getattr(config, name, None) is not None}
     hyperparameters.update(card_data.hyperparameters)
     example = card_data.example_text or "An example document. It has two sentences."
-    example_short = json.dumps(example[:200])[1:-1]  # safe inside a double-quoted Python string
     log_columns = []
     for row in card_data.training_log:
         log_columns += [column for column in row if column not in log_columns]
+    # Every value that users or data gave is escaped for where it lands: a Markdown line, or a Python string in
+    # a code block. `attention_text` is Markdown that `attention_to_markdown` escaped already.
+    text = escape_markdown
     return ModelCard.from_template(
         card_data,
         template_str=TEMPLATE,
         marker=GENERATED_MARKER,
-        model_name=card_data.hub_metadata().model_name,
-        model_id=card_data.model_id or "path/to/model",
+        model_name=text(card_data.model_name or (card_data.model_id or "HAN").split("/")[-1]),
+        model_id=_python_string(card_data.model_id or "path/to/model"),
         word_encoder=config.word_encoder.upper(),
         sentence_encoder=config.sentence_encoder.upper(),
-        labels=labels,
+        labels=[text(label) for label in labels],
         problem_type=config.problem_type or ("single_label_classification" if config.num_labels > 1 else "regression"),
         num_parameters=f"{model.num_parameters():,}",
-        dataset_name=card_data.dataset_name,
+        dataset_name=card_data.dataset_name and text(card_data.dataset_name),
         train_samples=card_data.train_samples,
-        eval_results=card_data.eval_results,
-        hyperparameters=hyperparameters,
-        training_log=card_data.training_log,
-        training_log_columns=log_columns,
-        example_text_short=example_short,
+        eval_results={
+            text(split): {text(name): value for name, value in metrics.items()}
+            for split, metrics in card_data.eval_results.items()
+        },
+        hyperparameters={text(name): text(value) for name, value in hyperparameters.items()},
+        training_log=[{text(column): text(value) for column, value in row.items()} for row in card_data.training_log],
+        training_log_columns=[text(column) for column in log_columns],
+        example_text_short=_python_string(example[:200]),
         attention_text=card_data.attention_text,
-        attention_picture=card_data.attention_picture,
+        attention_picture=card_data.attention_picture and urllib.parse.quote(neutralise(card_data.attention_picture)),
         versions={"hf-han": _hf_han_version(), "transformers": transformers.__version__, "torch": torch.__version__},
     )
+
+
+def _python_string(text: str) -> str:
+    """A double-quoted Python string literal of `text` that cannot end its Markdown code block."""
+    return json.dumps(neutralise(text)).replace("`", "\\u0060")
 
 
 def is_generated_card(text: str) -> bool:

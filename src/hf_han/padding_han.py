@@ -78,7 +78,7 @@ def columns_from_ragged(
     words_per_sentence = np.fromiter(chain.from_iterable(map(len, document) for document in input_ids), np.int64)
     num_words = int(words_per_sentence.sum())
     columns = {
-        "input_ids": np.fromiter(chain.from_iterable(chain.from_iterable(input_ids)), np.int64, count=num_words),
+        "input_ids": _integers(chain.from_iterable(chain.from_iterable(input_ids)), num_words, "input_ids"),
         "document": np.repeat(np.repeat(np.arange(len(input_ids)), sentences_per_document), words_per_sentence),
         "sentence": np.repeat(_positions_within(sentences_per_document), words_per_sentence),
         "position": _positions_within(words_per_sentence),
@@ -88,9 +88,13 @@ def columns_from_ragged(
         spans = np.fromiter(spans, np.int64, count=2 * num_words).reshape(-1, 2)
         columns["start"], columns["end"] = spans[:, 0], spans[:, 1]
     if attention_mask is not None:
-        mask = np.fromiter(chain.from_iterable(chain.from_iterable(attention_mask)), np.int64)
+        mask = np.array(list(chain.from_iterable(chain.from_iterable(attention_mask))))
         if len(mask) != num_words:
             raise ValueError(f"`attention_mask` has {len(mask)} values for {num_words} words in `input_ids`.")
+        if mask.dtype.kind not in "iufb" or not np.isin(mask, (0, 1)).all():
+            values = mask[~np.isin(mask, (0, 1))][:5].tolist() if mask.dtype.kind in "iuf" else mask[:5].tolist()
+            raise ValueError(f"`attention_mask` must hold 1 for real words and 0 for padding, got also {values}.")
+        mask = mask.astype(np.int64)
         columns["attention_mask"] = mask
     return columns
 
@@ -153,7 +157,7 @@ def pad_columns(
     `padded_shape(..., **shape_options)`.
     """
     num_sentences, num_words = padded_shape(
-        int(columns["sentence"].max(initial=0)) + 1, int(columns["position"].max(initial=0)) + 1, **shape_options
+        int(columns["sentence"].max(initial=-1)) + 1, int(columns["position"].max(initial=-1)) + 1, **shape_options
     )
     where = (columns["document"], columns["sentence"], columns["position"])
     padded = {}
@@ -196,6 +200,27 @@ def pad_document(
             spans_flat = np.fromiter(chain.from_iterable(chain.from_iterable(spans)), np.int64, 2 * num_real)
             padded[key][real] = spans_flat.reshape(-1, 2)
     return padded
+
+
+def _integers(values, count: int | None, name: str) -> np.ndarray:
+    """
+    `values` as int64. Whole numbers given as floats are taken as they are; anything else is refused, since
+    truncating a float id (3.7 -> 3) would read another word and a string would fail far from its cause.
+    """
+    array = np.array(list(values))
+    if array.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if array.dtype.kind == "f" and np.isfinite(array).all() and (array == np.round(array)).all():
+        array = array.astype(np.int64)
+    if array.dtype.kind not in "iub":
+        if array.dtype.kind == "f":
+            example = array[~np.isfinite(array) | (array != np.round(array))][0].item()
+        else:
+            example = next(value for value in array.tolist() if not isinstance(value, (int, float)))
+        raise ValueError(f"`{name}` must hold integers, got {type(example).__name__} values such as {example!r}.")
+    if count is not None and len(array) != count:  # nested deeper than (documents, sentences, words)
+        raise ValueError(f"`{name}` must be lists of sentences of words, got nested values of another shape.")
+    return array.astype(np.int64, copy=False)
 
 
 def _positions_within(group_sizes: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@ The `document-classification` pipeline: text classification with HAN, optionally
 registration with `transformers`, and the entry that lets a saved folder offer it as remote code.
 """
 
+import difflib
 from typing import Any
 
 from transformers import TextClassificationPipeline
@@ -36,7 +37,7 @@ class DocumentClassificationPipeline(TextClassificationPipeline):
     ```python
     >>> from transformers import pipeline
     >>> explainer = pipeline("document-classification", model="path/to/han")  # doctest: +SKIP
-    >>> result = explainer("Great cast. The plot, however, is a mess.", explain=True)  # doctest: +SKIP
+    >>> result = explainer("Great cast. The plot, however, is a mess.", explain=True)[0]  # doctest: +SKIP
     >>> result["label"], [round(s["attention"], 2) for s in result["sentences"]]  # doctest: +SKIP
     ('negative', [0.21, 0.79])
     ```
@@ -44,10 +45,36 @@ class DocumentClassificationPipeline(TextClassificationPipeline):
     With `explain=True` each result is an [`~explanation_han.Explanation`]: `label` and `score` (the top class, as
     without `explain`), `labels` (every class with its score, best first, cut to `top_k` when given) and
     `sentences`, one per sentence the model read, with its character span, its weight and its words (each with its
-    span and its weight within the sentence).
+    span and its weight within the sentence). One document gives a list of one explanation, whatever `top_k` is.
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # a tokenizer that the model was not trained with gives confident answers about the wrong words
+        check = getattr(self.tokenizer, "check_model_compatibility", None)
+        if check is None:
+            raise ValueError(
+                f"The document-classification pipeline needs a HAN tokenizer, got {type(self.tokenizer).__name__}."
+            )
+        check(self.model)
+
+    def __call__(self, inputs, **kwargs):
+        result = super().__call__(inputs, **kwargs)
+        if kwargs.get("explain") and isinstance(inputs, str) and isinstance(result, dict):
+            return [result]  # the stock pipeline leaves a single result unwrapped when `top_k` is given
+        return result
+
     def _sanitize_parameters(self, explain: bool | None = None, **kwargs):
+        options = ("explain", "top_k", "function_to_apply", *getattr(self.tokenizer, "call_arguments", ()))
+        for name in kwargs:
+            if name not in options:
+                close = difflib.get_close_matches(name, options, n=1)
+                hint = f" Did you mean `{close[0]}`?" if close else ""
+                raise TypeError(
+                    f"The document-classification pipeline got an unexpected argument `{name}`.{hint} It takes "
+                    + ", ".join(f"`{option}`" for option in options)
+                    + "."
+                )
         preprocess_params, forward_params, postprocess_params = super()._sanitize_parameters(**kwargs)
         if explain is not None:
             preprocess_params["explain"] = bool(explain)

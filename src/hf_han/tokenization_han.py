@@ -1,5 +1,6 @@
 """Tokenizer for Hierarchical Attention Networks: raw documents to `(batch, sentences, words)` word ids."""
 
+import difflib
 import gc
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -32,6 +33,48 @@ class _Vocabulary(dict):
 
     def __missing__(self, word: str) -> int:
         return self.unk_id
+
+
+# Arguments of `PreTrainedTokenizerBase.__call__` about flat sequences: accepted at the value that means "nothing to
+# do", refused otherwise with the reason. Generic code passes some of them (`encode`, pipelines).
+_FLAT_SEQUENCE_OPTIONS = {
+    "max_length": ((None,), "HAN documents are capped by `max_sentences` and `max_words`; pass those instead"),
+    "stride": ((0,), "HAN truncates documents by sentences; there are no overflowing windows"),
+    "is_split_into_words": ((False,), "HANTokenizer splits documents itself; pass raw text"),
+    "return_overflowing_tokens": ((False,), "HAN truncates documents by sentences; there are no overflowing windows"),
+    "return_special_tokens_mask": ((False,), "HAN word ids hold no special tokens"),
+    "return_token_type_ids": ((None, False), "HAN inputs have no token types"),
+    "padding_side": ((None, "right"), "HAN pads on the right; the model ignores padding anywhere"),
+    "text_target": ((None,), "HANTokenizer encodes documents, not targets"),
+    "text_pair_target": ((None,), "HANTokenizer encodes single documents"),
+}
+_IGNORED_OPTIONS = ("add_special_tokens", "verbose", "split_special_tokens")  # nothing to add, nothing to say
+CALL_ARGUMENTS = (
+    "padding", "truncation", "return_tensors", "return_attention_mask", "return_offsets_mapping", "return_length",
+    "pad_to_multiple_of", "max_sentences", "max_words", "long_sentences",
+)  # fmt: skip
+
+
+def _check_call_options(options: dict) -> None:
+    """Refuse what `HANTokenizer.__call__` would otherwise ignore: unknown or misspelt options, flat-sequence ones."""
+    for name, value in options.items():
+        if name in _IGNORED_OPTIONS:
+            continue
+        if name in _FLAT_SEQUENCE_OPTIONS:
+            allowed, reason = _FLAT_SEQUENCE_OPTIONS[name]
+            if value not in allowed:
+                raise ValueError(f"HANTokenizer does not take `{name}={value!r}`: {reason}.")
+            continue
+        hint = ""
+        if name == "explain":
+            hint = " Explanations come from pipeline('document-classification', ...)(text, explain=True)."
+        elif close := difflib.get_close_matches(name, CALL_ARGUMENTS, n=1):
+            hint = f" Did you mean `{close[0]}`?"
+        raise TypeError(
+            f"HANTokenizer got an unexpected argument `{name}`.{hint} It takes the documents and "
+            + ", ".join(f"`{argument}`" for argument in CALL_ARGUMENTS)
+            + "."
+        )
 
 
 def _segmenter_setting(name: str) -> property:
@@ -91,6 +134,7 @@ class HANTokenizer(TokenizersBackend):
 
     vocab_files_names = VOCAB_FILES_NAMES
     model_input_names = ["input_ids", "attention_mask"]
+    call_arguments = CALL_ARGUMENTS  # what `__call__` takes besides the documents
     # without it, a reload rebuilds the vocabulary as another model type and silently changes the ids
     model = WordLevel
 
@@ -113,6 +157,11 @@ class HANTokenizer(TokenizersBackend):
             vocab = {pad_token: 0, unk_token: 1}
         if vocab.get(pad_token) != 0 or unk_token not in vocab:
             raise ValueError(f"The vocabulary must map {pad_token!r} to 0 and contain {unk_token!r}.")
+        invalid = [word for word in vocab if not _is_unicode_text(word)]
+        if invalid:
+            raise ValueError(
+                f"The vocabulary holds words that are not Unicode text (lone surrogates): {invalid[:3]!r}."
+            )
 
         # The whole pipeline is rebuilt from these settings: a reload passes only the vocabulary.
         self._tokenizer = Tokenizer(WordLevel(vocab=dict(vocab), unk_token=unk_token))
@@ -244,8 +293,9 @@ class HANTokenizer(TokenizersBackend):
             )
         if text_pair is not None:
             raise ValueError("HANTokenizer encodes single documents; pairs of texts are not supported.")
-        if kwargs.get("is_split_into_words"):
-            raise ValueError("HANTokenizer splits documents itself; pass raw text, not `is_split_into_words=True`.")
+        _check_call_options(kwargs)
+        if return_tensors not in (None, "pt", "np"):
+            raise ValueError(f"`return_tensors` must be 'pt', 'np' or None, got {return_tensors!r}.")
         segmenter = self.segmenter.with_settings(
             max_sentences=max_sentences, max_words=max_words, long_sentences=long_sentences
         )
@@ -355,6 +405,10 @@ class HANTokenizer(TokenizersBackend):
         shape_options: dict,
     ) -> tuple[dict[str, np.ndarray], list[int]]:
         """Padded `(documents, sentences, words)` arrays of the features in `keys`, and real words per document."""
+        if not documents:  # an empty batch: empty arrays of the shape this padding gives
+            columns = {name: np.zeros(0, dtype=np.int64) for name in ("input_ids", "document", "sentence", "position")}
+            columns["start"] = columns["end"] = columns["input_ids"]
+            return pad_columns(columns, 0, keys, self.pad_token_id, **shape_options), []
         if len(documents) == 1:  # the pipelines' call, one document at a time: padded row by row
             ids, spans = self._encode_document(documents[0], segmenter, truncate, with_offsets)
             return pad_document(ids, spans, keys, self.pad_token_id, **shape_options), [sum(map(len, ids))]
@@ -446,6 +500,14 @@ class HANTokenizer(TokenizersBackend):
         specials = [self.pad_token, self.unk_token]
         for special in specials:
             counts.pop(special, None)
+        # a lone surrogate (from a "\ud800" escape) is no Unicode text: no vocabulary file can hold it
+        invalid = [word for word in counts if not _is_unicode_text(word)]
+        for word in invalid:
+            del counts[word]
+        if invalid:
+            logger.warning(
+                f"{len(invalid)} words holding lone surrogates (not Unicode text) left out; they read as [UNK]."
+            )
         kept = sorted((item for item in counts.items() if item[1] >= min_frequency), key=lambda kv: (-kv[1], kv[0]))
         vocab = {token: i for i, token in enumerate(specials + [word for word, _ in kept[: vocab_size - 2]])}
         logger.info(
@@ -460,18 +522,81 @@ class HANTokenizer(TokenizersBackend):
         return {name: getattr(self, name) for name in SEGMENTATION_SETTINGS}
 
     def check_model_compatibility(self, config) -> None:
-        """Raise a `ValueError` unless a model with `config` (or a model) can read this tokenizer's ids."""
+        """
+        Raise a `ValueError` unless a model with `config` (a config, a config dict or a model) reads this tokenizer's
+        ids: the same number of words as its embedding rows, and the same padding id.
+        """
         config = getattr(config, "config", config)
-        if config.vocab_size != len(self):
+        get = config.get if isinstance(config, dict) else lambda name, default=None: getattr(config, name, default)
+        if get("vocab_size") != len(self):
             raise ValueError(
-                f"The tokenizer has {len(self)} words but the model's embedding has config.vocab_size="
-                f"{config.vocab_size} rows: they were not trained together."
+                f"The tokenizer has {len(self):,} words but the model's vocab_size is {get('vocab_size'):,}: they "
+                "were not trained together. Use the tokenizer saved with the model (tokenizer.save_pretrained in "
+                "the model's folder)."
             )
-        if getattr(config, "pad_token_id", 0) != self.pad_token_id:
+        if get("pad_token_id", 0) != self.pad_token_id:
             raise ValueError(
                 f"The tokenizer pads with id {self.pad_token_id}, the model with config.pad_token_id="
-                f"{config.pad_token_id}."
+                f"{get('pad_token_id')}: they were not trained together."
             )
+
+    @classmethod
+    def _from_pretrained(cls, resolved_vocab_files, pretrained_model_name_or_path, *args, **kwargs):
+        # Without its vocabulary file the base class would build an empty tokenizer (2 words) and every document
+        # would read as [UNK]: a model folder saved without its tokenizer must fail here, not predict.
+        if resolved_vocab_files.get("tokenizer_file") is None:
+            raise OSError(
+                f"{pretrained_model_name_or_path} has no tokenizer files (tokenizer.json): save the tokenizer with "
+                "the model (tokenizer.save_pretrained(folder)), or load it from where it was saved."
+            )
+        tokenizer = super()._from_pretrained(resolved_vocab_files, pretrained_model_name_or_path, *args, **kwargs)
+        # A HAN saved beside the tokenizer must read its ids; this covers every loader of the pair (the pipelines,
+        # AutoTokenizer, remote code), whether by folder or repository id.
+        config = _saved_model_config(pretrained_model_name_or_path, resolved_vocab_files, kwargs)
+        if config is not None and config.get("model_type") == "han":
+            try:
+                tokenizer.check_model_compatibility(config)
+            except ValueError as error:
+                raise ValueError(f"{pretrained_model_name_or_path}: {error}") from None
+        return tokenizer
+
+
+def _is_unicode_text(word: str) -> bool:
+    try:
+        word.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _saved_model_config(location, resolved_vocab_files: dict, options: dict) -> dict | None:
+    """The `config.json` saved beside a tokenizer being loaded, as a dict, or `None` where there is none."""
+    import json
+    import os
+
+    from transformers.utils import cached_file
+
+    folder = os.path.dirname(next((path for path in resolved_vocab_files.values() if path), ""))
+    path = os.path.join(folder, "config.json") if folder else None
+    if path is None or not os.path.isfile(path):
+        try:  # a repository whose config.json is not downloaded yet
+            path = cached_file(
+                location,
+                "config.json",
+                cache_dir=options.get("cache_dir"),
+                token=options.get("token"),
+                local_files_only=options.get("local_files_only", False),
+                revision=options.get("_commit_hash"),
+                subfolder=options.get("subfolder", ""),
+                _raise_exceptions_for_missing_entries=False,
+            )
+        except Exception as error:  # no network, no such repository: nothing to compare with
+            logger.debug(f"No model config beside the tokenizer at {location}: {error}")
+            return None
+    if path is None or not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 @contextmanager

@@ -8,11 +8,11 @@ within the sentence (`word_scale="word"`) or that weight scaled by the square ro
 (`word_scale="sqrt_sentence"`), which keeps words of unimportant sentences from standing out.
 """
 
-import html
 import math
 from pathlib import Path
 
 from .explanation_han import Explanation
+from .safe_text_han import escape_html, escape_markdown, neutralise
 
 
 WORD_SCALES = ("word", "sqrt_sentence")
@@ -41,7 +41,7 @@ def attention_to_html(explanation: Explanation, word_scale: str = "sqrt_sentence
     for sentence, sentence_shades in zip(explanation["sentences"], shades):
         words = " ".join(
             f'<span class="w" style="background: rgba(220, 38, 38, {shade:.3f})" '
-            f'title="{word["attention"]:.4f}">{html.escape(word["word"])}</span>'
+            f'title="{word["attention"]:.4f}">{escape_html(word["word"])}</span>'
             for word, shade in zip(sentence["words"], sentence_shades)
         )
         width = 100 * sentence["attention"] / strongest_sentence
@@ -52,7 +52,7 @@ def attention_to_html(explanation: Explanation, word_scale: str = "sqrt_sentence
             f'<div class="weight">{sentence["attention"]:.2f}</div>'
             f'<div class="text">{words}</div></div>'
         )
-    heading = html.escape(title or f"Prediction: {explanation['label']} ({explanation['score']:.2f})")
+    heading = escape_html(title or f"Prediction: {explanation['label']} ({explanation['score']:.2f})")
     scale = "word weight x sqrt(sentence weight)" if word_scale == "sqrt_sentence" else "word weight"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{heading}</title>
@@ -122,10 +122,11 @@ def save_attention_png(
     figure.text(
         0.01,
         1 - 0.25 / height,
-        f"Prediction: {explanation['label']} ({explanation['score']:.2f})",
+        neutralise(f"Prediction: {explanation['label']} ({explanation['score']:.2f})"),
         fontsize=11,
         weight="bold",
         va="center",
+        parse_math=False,  # "$" in a label or word is text, not mathtext
     )
     strongest_sentence = max((s["attention"] for s in sentences), default=1.0) or 1.0
     renderer = figure.canvas.get_renderer()
@@ -149,9 +150,10 @@ def save_attention_png(
             text = figure.text(
                 x,
                 y,
-                word,
+                neutralise(word),
                 fontsize=9,
                 va="center",
+                parse_math=False,
                 family="DejaVu Sans",
                 bbox={"facecolor": to_rgba("#dc2626", shade), "edgecolor": "none", "pad": 1.0},
             )
@@ -169,21 +171,16 @@ def attention_to_markdown(explanation: Explanation, word_scale: str = "sqrt_sent
     blocks, and its `top_words` most attended words in bold.
     """
     shades = word_shades(explanation, word_scale)
-    lines = [f"**Prediction: {explanation['label']} ({explanation['score']:.2f})**", ""]
+    lines = [f"**Prediction: {escape_markdown(explanation['label'])} ({explanation['score']:.2f})**", ""]
     for sentence, sentence_shades in zip(explanation["sentences"], shades):
         top = set(sorted(range(len(sentence_shades)), key=lambda i: -sentence_shades[i])[:top_words])
         words = " ".join(
-            f"**{_escape_markdown(word['word'])}**" if i in top else _escape_markdown(word["word"])
+            f"**{escape_markdown(word['word'])}**" if i in top else escape_markdown(word["word"])
             for i, word in enumerate(sentence["words"])
         )
         bar = "█" * round(10 * sentence["attention"])
         lines.append(f"- `{bar:<10}` {sentence['attention']:.2f} {words}")
     return "\n".join(lines)
-
-
-def _escape_markdown(text: str) -> str:
-    # only what could start emphasis, code, a link or a table cell mid-line; markup becomes text
-    return html.escape("".join("\\" + c if c in "\\`*_[]|" else c for c in text), quote=False)
 
 
 __all__ = ["attention_to_html", "attention_to_markdown", "save_attention_html", "save_attention_png", "word_shades"]
