@@ -24,18 +24,21 @@ setup(
         "huggingface_hub>=1.0",
         "safetensors>=0.4",
         "numpy>=1.24",
+        "regex>=2023.0",  # Unicode properties for the word rules (a dependency of transformers too)
         "jinja2>=3",  # model cards are rendered from a template by huggingface_hub
     ],
     extras_require={
         "train": ["datasets>=3", "accelerate>=1.0", "scikit-learn>=1.3"],
         "viz": ["matplotlib>=3.7"],
         "vectors": ["gensim>=4.3"],
+        "languages": ["sentencex>=1.0"],  # sentences by a language's rules (HANTokenizer(language=...))
         "dev": [
             "datasets>=3",
             "accelerate>=1.0",
             "scikit-learn>=1.3",
             "matplotlib>=3.7",
             "gensim>=4.3",
+            "sentencex>=1.0",
             "nltk>=3.8",  # the tokenizer benchmark's baseline
             "parameterized>=0.9",  # imported by transformers' common model tests
             "pytest>=8",

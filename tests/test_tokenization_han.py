@@ -259,7 +259,7 @@ def test_bulk_word_spans_equal_the_regular_expression():
     import random
     import re
 
-    from hf_han.segmentation_han import WORD_PATTERN, word_spans
+    from hf_han.text_rules_han import WORD_PATTERN, word_spans
 
     pattern = re.compile(WORD_PATTERN)
     alphabet = list("ab1_ '’.!\n\t\x1c\u00a0\u2028") + ["é", "e\u0301", "😀", "Ｆ", "İ", "ß", "²", "٣", "\ud800"]

@@ -134,6 +134,7 @@ class DocumentClassificationPipeline(TextClassificationPipeline):
                 model_outputs["attention_mask"][0],
                 model_outputs["word_attentions"][0],
                 model_outputs["sentence_attentions"][0],
+                merge_pieces=getattr(self.tokenizer, "is_subword", False),
             ),
         )
 

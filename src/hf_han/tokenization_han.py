@@ -2,9 +2,12 @@
 
 import difflib
 import gc
+import json
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 
 import numpy as np
 from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
@@ -14,14 +17,18 @@ from transformers.tokenization_utils_tokenizers import TokenizersBackend
 from transformers.utils import logging
 
 from .padding_han import columns_from_ragged, pad_columns, pad_document, pad_documents, ragged_from_columns
-from .segmentation_han import DEFAULT_ABBREVIATIONS, WORD_PATTERN, HANSegmenter
+from .segmentation_han import DEFAULT_ABBREVIATIONS, HANSegmenter
+from .subword_han import SentenceTemplate, encode_subword_documents, train_subword_backend
+from .text_rules_han import word_pattern
 
 
 logger = logging.get_logger(__name__)
 
 VOCAB_FILES_NAMES = {"tokenizer_file": "tokenizer.json"}
 # The settings of the sentence and word rules, saved in `tokenizer_config.json` and overridable per call.
-SEGMENTATION_SETTINGS = ("max_sentences", "max_words", "long_sentences", "abbreviations", "lowercase")
+SEGMENTATION_SETTINGS = (
+    "max_sentences", "max_words", "long_sentences", "abbreviations", "lowercase", "rules_version", "language",
+)  # fmt: skip
 _CHUNK_DOCUMENTS = 1024  # documents encoded together, so that the words of a huge batch never all exist at once
 _BULK_MIN_DOCUMENTS = 8  # batches with offsets from this size on go through the bulk encoder
 
@@ -119,6 +126,12 @@ class HANTokenizer(TokenizersBackend):
             Lower-cased words after which a "." does not end a sentence ("mr", "e.g", "u.s", ...).
         lowercase (`bool`, *optional*, defaults to `True`):
             Lower-case words before the vocabulary lookup.
+        rules_version (`int`, *optional*, defaults to 2):
+            The word and sentence rules: 2 reads any script by Unicode (see `text_rules_han.py`); 1 is the rules
+            of hf-han 0.1, which a tokenizer saved by it keeps when loaded, so that its model reads what it learnt.
+        language (`str`, *optional*):
+            An ISO 639 code ("de", "ja"): sentences are then found by the rules `sentencex` holds for that
+            language (needs `pip install sentencex`); by default the rules are language-agnostic.
 
     Example:
 
@@ -126,10 +139,15 @@ class HANTokenizer(TokenizersBackend):
     >>> from hf_han import HANTokenizer
 
     >>> tokenizer = HANTokenizer().train_new_from_iterator(["A good film. I liked it!", "A bad film."], vocab_size=100)
-    >>> encoding = tokenizer(["A good film. I liked it!"], return_tensors="pt")
+    >>> encoding = tokenizer(["A good film. I liked it!"], padding=True, return_tensors="pt")
     >>> encoding["input_ids"].shape
     torch.Size([1, 2, 4])
     ```
+
+    Subword vocabularies: `train_new_from_iterator(..., subword="wordpiece")` (or `"bpe"`, `"unigram"`) trains pieces
+    of HAN's words; [`from_pretrained_tokenizer`] wraps any pretrained tokenizer (a folder or a Hub id), sentence by
+    sentence, with its special tokens around each sentence for a pretrained encoder. Each "word" of
+    `(batch, sentences, words)` is then a piece; explanations merge pieces back into words.
     """
 
     vocab_files_names = VOCAB_FILES_NAMES
@@ -148,15 +166,51 @@ class HANTokenizer(TokenizersBackend):
         long_sentences: str = "wrap",
         abbreviations: Sequence[str] | None = None,
         lowercase: bool = True,
+        rules_version: int = 2,
+        language: str | None = None,
+        tokenizer_object: Tokenizer | None = None,
+        sentence_special_tokens: bool = False,
         **kwargs,
     ):
         abbreviations = DEFAULT_ABBREVIATIONS if abbreviations is None else abbreviations
-        self.segmenter = HANSegmenter(max_sentences, max_words, long_sentences, abbreviations, lowercase)
         unk_token, pad_token = str(unk_token), str(pad_token)
+        self._lookup_cache = None
+        if tokenizer_object is not None and not isinstance(tokenizer_object.model, WordLevel):
+            # Pieces of a subword model: the backend normalises the text itself, so sentences are found in it as
+            # written (`lowercase` is for word-level vocabularies).
+            self.segmenter = HANSegmenter(
+                max_sentences, max_words, long_sentences, abbreviations, False, rules_version, language
+            )
+            self._tokenizer = Tokenizer.from_str(tokenizer_object.to_str())  # a copy: its settings change below
+            self._tokenizer.no_truncation()
+            self._tokenizer.no_padding()
+            for name, token in (("pad_token", pad_token), ("unk_token", unk_token)):
+                if self._tokenizer.token_to_id(token) is None:
+                    raise ValueError(f"The subword vocabulary has no {name} {token!r}; name one it holds.")
+            self.sentence_special_tokens = bool(sentence_special_tokens)
+            self._template = SentenceTemplate.of(self._tokenizer) if sentence_special_tokens else None
+            self._template = self._template or SentenceTemplate.none()
+            super().__init__(
+                unk_token=unk_token,
+                pad_token=pad_token,
+                sentence_special_tokens=self.sentence_special_tokens,
+                **self._segmentation_settings(),
+                **kwargs,
+            )
+            return
+        if sentence_special_tokens:
+            raise ValueError("`sentence_special_tokens` needs a subword vocabulary; a word-level one has none.")
+        self.sentence_special_tokens = False
+        self.segmenter = HANSegmenter(
+            max_sentences, max_words, long_sentences, abbreviations, lowercase, rules_version, language
+        )
         if vocab is None:
             vocab = {pad_token: 0, unk_token: 1}
         if vocab.get(pad_token) != 0 or unk_token not in vocab:
-            raise ValueError(f"The vocabulary must map {pad_token!r} to 0 and contain {unk_token!r}.")
+            raise ValueError(
+                f"The vocabulary must map {pad_token!r} to 0 and contain {unk_token!r}; it maps {pad_token!r} to "
+                f"{vocab.get(pad_token)} and {unk_token!r} to {vocab.get(unk_token)}."
+            )
         invalid = [word for word in vocab if not _is_unicode_text(word)]
         if invalid:
             raise ValueError(
@@ -169,10 +223,13 @@ class HANTokenizer(TokenizersBackend):
             [normalizers.NFKC(), normalizers.Lowercase()] if lowercase else [normalizers.NFKC()]
         )
         self._tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-            [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(Regex(WORD_PATTERN), behavior="isolated")]
+            [
+                pre_tokenizers.WhitespaceSplit(),
+                pre_tokenizers.Split(Regex(word_pattern(rules_version)), behavior="isolated"),
+            ]
         )
-        self._lookup_cache = None
-        kwargs.pop("tokenizer_object", None)  # the backend is built above, from `vocab`
+        if tokenizer_object is not None:  # a word-level backend, as `tokenizers` loaded it: the vocabulary holds
+            self._tokenizer = Tokenizer.from_str(tokenizer_object.to_str())
         super().__init__(unk_token=unk_token, pad_token=pad_token, **self._segmentation_settings(), **kwargs)
 
     # The settings live in the segmenter; setting one here rebuilds it (validated), and it is saved with the tokenizer.
@@ -180,10 +237,21 @@ class HANTokenizer(TokenizersBackend):
     max_words = _segmenter_setting("max_words")
     long_sentences = _segmenter_setting("long_sentences")
     abbreviations = _segmenter_setting("abbreviations")
+    language = _segmenter_setting("language")
+
+    # read-only: the saved `tokenizers` normaliser and pre-tokeniser depend on them
+    @property
+    def lowercase(self) -> bool:
+        return self.segmenter.lowercase
 
     @property
-    def lowercase(self) -> bool:  # read-only: the saved `tokenizers` normaliser depends on it
-        return self.segmenter.lowercase
+    def rules_version(self) -> int:
+        return self.segmenter.rules_version
+
+    @property
+    def is_subword(self) -> bool:
+        """Whether the vocabulary holds subword pieces (each "word" of an encoding is then a piece)."""
+        return not isinstance(self._tokenizer.model, WordLevel)
 
     # ------------------------------------------------------------------ documents -> sentences -> words
 
@@ -196,7 +264,9 @@ class HANTokenizer(TokenizersBackend):
         return self.segmenter.document_words(document, truncation)[0]
 
     def tokenize(self, text: str, **kwargs) -> list[str]:
-        """The normalised words of `text`, all sentences in a row, without truncation."""
+        """The normalised words (or subword pieces) of `text`, all sentences in a row, without truncation."""
+        if self.is_subword:
+            return self._tokenizer.encode(text, add_special_tokens=False).tokens
         return [word for words in self.segmenter.document_words(text)[0] for word in words]
 
     def _word_to_id(self) -> _Vocabulary:
@@ -216,9 +286,22 @@ class HANTokenizer(TokenizersBackend):
         """
         return self._encode_document(document, self.segmenter, truncation, return_offsets)
 
+    def _encode_plain(
+        self, documents: list[str], segmenter: HANSegmenter, truncate: bool, with_offsets: bool
+    ) -> list[tuple[list[list[int]], list[list[tuple[int, int]]] | None]]:
+        """`(ids, spans)` of each document: word by word, or a subword backend's pieces of the whole batch."""
+        if not self.is_subword:
+            return [self._encode_document(document, segmenter, truncate, with_offsets) for document in documents]
+        ids, spans = encode_subword_documents(
+            self._tokenizer, segmenter, documents, truncate, with_offsets, self._template, self.unk_token_id
+        )
+        return list(zip(ids, spans if spans is not None else [None] * len(ids)))
+
     def _encode_document(
         self, document: str, segmenter: HANSegmenter, truncate: bool, with_offsets: bool
     ) -> tuple[list[list[int]], list[list[tuple[int, int]]] | None]:
+        if self.is_subword:
+            return self._encode_plain([document], segmenter, truncate, with_offsets)[0]
         sentence_words, sentence_spans = segmenter.document_words(document, truncate, with_spans=with_offsets)
         vocabulary = self._word_to_id()
         if not sentence_words:
@@ -383,13 +466,13 @@ class HANTokenizer(TokenizersBackend):
             # object per word. Without offsets, or for a few documents (where numpy's cost per call is not repaid),
             # the document-by-document rules are as fast.
             bulk = None
-            if with_offsets and len(chunk) >= _BULK_MIN_DOCUMENTS:
+            if with_offsets and len(chunk) >= _BULK_MIN_DOCUMENTS and not self.is_subword:
                 bulk = self._encode_bulk(chunk, segmenter, truncate)
             if bulk is not None:
                 for key, values in zip(ragged, ragged_from_columns(*bulk, len(chunk))):
                     ragged[key] += values
                 continue
-            plain = [self._encode_document(document, segmenter, truncate, with_offsets) for document in chunk]
+            plain = self._encode_plain(chunk, segmenter, truncate, with_offsets)
             ragged["input_ids"] += [ids for ids, _ in plain]
             ragged["attention_mask"] += [[[1] * len(words) for words in ids] for ids, _ in plain]
             ragged["offset_mapping"] += [spans for _, spans in plain]
@@ -416,13 +499,13 @@ class HANTokenizer(TokenizersBackend):
         for first in range(0, len(documents), _CHUNK_DOCUMENTS):
             chunk = documents[first : first + _CHUNK_DOCUMENTS]
             bulk = None
-            if with_offsets and len(chunk) >= _BULK_MIN_DOCUMENTS:  # as in `_encode_ragged`
+            if with_offsets and len(chunk) >= _BULK_MIN_DOCUMENTS and not self.is_subword:  # as in `_encode_ragged`
                 bulk = self._encode_bulk(chunk, segmenter, truncate)
             if bulk is not None:
                 columns, ids = bulk
                 columns["input_ids"] = np.fromiter(ids, np.int64, len(ids))[columns.pop("index")]
             else:
-                plain = [self._encode_document(document, segmenter, truncate, with_offsets) for document in chunk]
+                plain = self._encode_plain(chunk, segmenter, truncate, with_offsets)
                 columns = columns_from_ragged([ids for ids, _ in plain], [spans for _, spans in plain])
             columns["document"] += first
             chunks.append(columns)
@@ -456,6 +539,9 @@ class HANTokenizer(TokenizersBackend):
             return [
                 sentence for sentence, ids in zip(sentences, token_ids) if any(i != self.pad_token_id for i in ids)
             ]
+        if self.is_subword:  # the backend's decoder joins its pieces
+            ids = [i for i in token_ids if i != self.pad_token_id]
+            return self._tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
         skip = {self.pad_token_id, self.unk_token_id} if skip_special_tokens else {self.pad_token_id}
         return " ".join(self._tokenizer.id_to_token(i) or self.unk_token for i in token_ids if i not in skip)
 
@@ -471,6 +557,7 @@ class HANTokenizer(TokenizersBackend):
         length: int | None = None,
         min_frequency: int = 1,
         show_progress: bool = True,
+        subword: str | None = None,
         **kwargs,
     ) -> "HANTokenizer":
         """
@@ -479,19 +566,46 @@ class HANTokenizer(TokenizersBackend):
         Words are counted with exactly the rules used for encoding. The vocabulary holds `[PAD]` (0), `[UNK]` (1)
         and then the most frequent words seen at least `min_frequency` times (as in `tokenizers`; the paper keeps
         words seen more than 5 times: `min_frequency=6`), `vocab_size` entries at most, ties broken
-        alphabetically so that training is deterministic.
+        alphabetically so that training is deterministic. With `subword`, a subword model of that kind learns
+        pieces of the same words (`tokenizers`' trainer, with the same normalisation and word rules).
 
         Args:
             text_iterator (`Iterable[str]` or `Iterable[list[str]]`): documents, or batches of documents.
             vocab_size (`int`): the largest vocabulary, special tokens included.
             length (`int`, *optional*): the number of items in `text_iterator`, for the progress bar.
-            min_frequency (`int`, *optional*, defaults to 1): the fewest occurrences a word needs.
+            min_frequency (`int`, *optional*, defaults to 1): the fewest occurrences a word (or merged pair) needs.
             show_progress (`bool`, *optional*, defaults to `True`): show a progress bar.
+            subword (`str`, *optional*): `"bpe"`, `"wordpiece"` or `"unigram"` for a subword vocabulary.
         """
         from tqdm.auto import tqdm
 
         if vocab_size < 3:
             raise ValueError(f"`vocab_size` must leave room for a word beside [PAD] and [UNK], got {vocab_size}.")
+        if subword is not None:
+            segmenter = replace(self.segmenter, lowercase=False)  # the backend normalises
+
+            def texts():  # documents as the encoder reads them: markup blanked, every character where it was
+                for item in tqdm(text_iterator, total=length, desc="Training", unit="doc", disable=not show_progress):
+                    for document in [item] if isinstance(item, str) else item:
+                        yield segmenter.prepare(document, truncate=False)[0]
+
+            backend = train_subword_backend(
+                subword,
+                texts(),
+                vocab_size,
+                min_frequency,
+                self.pad_token,
+                self.unk_token,
+                lowercase=self.lowercase,
+                rules_version=self.rules_version,
+                show_progress=False,
+            )
+            return self.__class__(tokenizer_object=backend, **{**self._settings(), **kwargs})
+        if self.is_subword:
+            raise ValueError(
+                "This tokenizer holds subword pieces: train a new one with `subword=...`, or a word-level one from "
+                "HANTokenizer()."
+            )
         counts = Counter()
         for item in tqdm(text_iterator, total=length, desc="Counting words", unit="doc", disable=not show_progress):
             for document in [item] if isinstance(item, str) else item:
@@ -518,6 +632,46 @@ class HANTokenizer(TokenizersBackend):
     def _settings(self) -> dict:
         return {"unk_token": self.unk_token, "pad_token": self.pad_token, **self._segmentation_settings()}
 
+    @classmethod
+    def from_pretrained_tokenizer(
+        cls, pretrained_model_name_or_path, sentence_special_tokens: bool = True, **kwargs
+    ) -> "HANTokenizer":
+        """
+        A `HANTokenizer` over any pretrained tokenizer (a folder or a Hub id, loaded with `AutoTokenizer`:
+        WordPiece, byte-level BPE, SentencePiece): HAN's sentences, each read by that tokenizer as it reads
+        running text, with its special tokens around every sentence (`sentence_special_tokens`), as a pretrained
+        encoder reading one sentence at a time expects them. Its vocabulary, ids and special tokens are kept.
+
+        Args:
+            pretrained_model_name_or_path (`str` or `os.PathLike`): the tokenizer to wrap.
+            sentence_special_tokens (`bool`, *optional*, defaults to `True`): add "[CLS] ... [SEP]" (or that
+                tokenizer's equivalent) around each sentence.
+            kwargs: HAN's settings (`max_sentences`, `max_words`, ...) and `AutoTokenizer.from_pretrained`'s
+                (`cache_dir`, `token`, `revision`, `trust_remote_code`, ...).
+        """
+        from transformers import AutoTokenizer
+
+        settings = {name: kwargs.pop(name) for name in SEGMENTATION_SETTINGS if name in kwargs}
+        inner = AutoTokenizer.from_pretrained(pretrained_model_name_or_path, **kwargs)
+        backend = getattr(inner, "backend_tokenizer", None)
+        if backend is None:
+            raise ValueError(
+                f"{pretrained_model_name_or_path} has no fast (`tokenizers`) tokenizer ({type(inner).__name__}); "
+                "HANTokenizer wraps fast tokenizers only."
+            )
+        if inner.pad_token is None or inner.unk_token is None:
+            raise ValueError(
+                f"{pretrained_model_name_or_path}'s tokenizer has no "
+                f"{'padding' if inner.pad_token is None else 'unknown'} token, which HAN's batches need."
+            )
+        return cls(
+            tokenizer_object=backend,
+            unk_token=inner.unk_token,
+            pad_token=inner.pad_token,
+            sentence_special_tokens=sentence_special_tokens,
+            **settings,
+        )
+
     def _segmentation_settings(self) -> dict:
         return {name: getattr(self, name) for name in SEGMENTATION_SETTINGS}
 
@@ -541,6 +695,24 @@ class HANTokenizer(TokenizersBackend):
             )
 
     @classmethod
+    def convert_to_native_format(cls, trust_remote_code=False, **kwargs):
+        # `transformers` renumbers a word-level vocabulary by the order of its keys on load, which would silently
+        # change the ids the model was trained with: they are read from the file as they are, and checked.
+        path = kwargs.get("tokenizer_file")
+        model = {}
+        if isinstance(path, str) and os.path.isfile(path):
+            with open(path, encoding="utf-8") as handle:
+                model = json.load(handle).get("model", {})
+        if model and model.get("type") != "WordLevel":
+            # a subword model is used whole, as saved: `transformers` would rebuild it as its own class expects
+            options = {name: value for name, value in kwargs.items() if name != "tokenizer_file"}
+            return {**options, "tokenizer_object": Tokenizer.from_file(path)}
+        converted = super().convert_to_native_format(trust_remote_code=trust_remote_code, **kwargs)
+        if model:
+            converted["vocab"] = _saved_vocabulary(model.get("vocab", {}), path)
+        return converted
+
+    @classmethod
     def _from_pretrained(cls, resolved_vocab_files, pretrained_model_name_or_path, *args, **kwargs):
         # Without its vocabulary file the base class would build an empty tokenizer (2 words) and every document
         # would read as [UNK]: a model folder saved without its tokenizer must fail here, not predict.
@@ -549,6 +721,24 @@ class HANTokenizer(TokenizersBackend):
                 f"{pretrained_model_name_or_path} has no tokenizer files (tokenizer.json): save the tokenizer with "
                 "the model (tokenizer.save_pretrained(folder)), or load it from where it was saved."
             )
+        saved = {}
+        if resolved_vocab_files.get("tokenizer_config_file") is not None:
+            with open(resolved_vocab_files["tokenizer_config_file"], encoding="utf-8") as handle:
+                saved = json.load(handle)
+        if saved.get("tokenizer_class", "HANTokenizer") != "HANTokenizer" and "max_sentences" not in saved:
+            # another library's tokenizer (BERT's WordPiece, a SentencePiece model): read as its own pieces, not as
+            # a word-level vocabulary of its entries
+            logger.info(f"{pretrained_model_name_or_path} holds a {saved['tokenizer_class']}: HANTokenizer wraps it.")
+            options = {
+                name: kwargs[name] for name in (*SEGMENTATION_SETTINGS, "sentence_special_tokens") if name in kwargs
+            }
+            for name in ("token", "cache_dir", "local_files_only", "revision", "subfolder"):
+                if kwargs.get(name) is not None:
+                    options[name] = kwargs[name]
+            return cls.from_pretrained_tokenizer(pretrained_model_name_or_path, **options)
+        # A tokenizer saved before the rules had versions read text by version 1; it keeps doing so.
+        if saved and "rules_version" not in saved and "rules_version" not in kwargs:
+            kwargs["rules_version"] = 1
         tokenizer = super()._from_pretrained(resolved_vocab_files, pretrained_model_name_or_path, *args, **kwargs)
         # A HAN saved beside the tokenizer must read its ids; this covers every loader of the pair (the pipelines,
         # AutoTokenizer, remote code), whether by folder or repository id.
@@ -561,6 +751,21 @@ class HANTokenizer(TokenizersBackend):
         return tokenizer
 
 
+def _saved_vocabulary(vocabulary: dict, path: str) -> dict[str, int]:
+    """A saved word-level vocabulary as it is: ids 0 .. n-1, each once; anything else is refused."""
+    ids = sorted(vocabulary.values())
+    if any(not isinstance(i, int) or isinstance(i, bool) for i in ids) or ids != list(range(len(ids))):
+        repeated = sorted({i for i in ids if ids.count(i) > 1})[:5] if len(set(ids)) < len(ids) else []
+        missing = sorted(set(range(len(ids))) - set(ids))[:5]
+        raise ValueError(
+            f"{path}: the vocabulary's ids must be 0 .. {len(ids) - 1}, each once"
+            + (f"; ids {repeated} are given to several words" if repeated else "")
+            + (f"; ids {missing} are missing" if missing else "")
+            + ". Fix the file: a renumbered vocabulary would give the model other words than it learnt."
+        )
+    return dict(vocabulary)
+
+
 def _is_unicode_text(word: str) -> bool:
     try:
         word.encode("utf-8")
@@ -571,9 +776,6 @@ def _is_unicode_text(word: str) -> bool:
 
 def _saved_model_config(location, resolved_vocab_files: dict, options: dict) -> dict | None:
     """The `config.json` saved beside a tokenizer being loaded, as a dict, or `None` where there is none."""
-    import json
-    import os
-
     from transformers.utils import cached_file
 
     folder = os.path.dirname(next((path for path in resolved_vocab_files.values() if path), ""))

@@ -1,0 +1,220 @@
+"""Subword vocabularies: trained on the user's corpus, or any pretrained tokenizer wrapped sentence by sentence."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+from transformers import AutoTokenizer, BertTokenizer, PreTrainedTokenizerFast, pipeline
+
+from hf_han import HANConfig, HANForDocumentClassification, HANTokenizer
+
+
+CORPUS = [
+    "A wonderful film. The hyperparameterization of everything was superb!",
+    "I did not like it.<br /><br />The plot was thin, the acting worse. Would I watch it again? No.",
+    "Great fun. Great cast. Great music, and a great director.",
+    "我喜欢这部电影。好！",
+    "",
+]
+
+
+def _bert_folder(tmp_path_factory) -> str:
+    """A tiny BERT WordPiece tokenizer, saved as transformers saves BERT's."""
+    folder = tmp_path_factory.mktemp("bert")
+    words = sorted({word.lower() for text in CORPUS for word in text.replace("<br />", " ").split()})
+    words = [word for word in words if not word.startswith("hyperparameterization")]  # read as pieces
+    pieces = [
+        "hyper",
+        "##para",
+        "##meter",
+        "##ization",
+        "wonder",
+        "##ful",
+        "!",
+        ".",
+        ",",
+        "?",
+        "我",
+        "喜",
+        "好",
+        "！",
+        "。",
+    ]
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *dict.fromkeys(pieces + [w.strip(".,!?") for w in words])]
+    BertTokenizer(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(folder)
+    return str(folder)
+
+
+def _byte_level_folder(tmp_path_factory) -> str:
+    """A tiny byte-level BPE tokenizer with RoBERTa's special tokens and template."""
+    folder = tmp_path_factory.mktemp("roberta")
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<s>", "<pad>", "</s>", "<unk>"])
+    backend.train_from_iterator(CORPUS * 4, trainer=trainer)
+    backend.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=backend, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
+    )
+    wrapped.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def bert_folder(tmp_path_factory):
+    return _bert_folder(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def byte_level_folder(tmp_path_factory):
+    return _byte_level_folder(tmp_path_factory)
+
+
+# ---------------------------------------------------------------- trained subword vocabularies
+
+
+@pytest.mark.parametrize("kind", ["bpe", "wordpiece", "unigram"])
+def test_trained_subword_vocabularies_encode_save_and_reload(kind, tmp_path):
+    tokenizer = HANTokenizer(max_words=8).train_new_from_iterator(CORPUS * 3, 80, subword=kind, show_progress=False)
+    assert tokenizer.is_subword and (tokenizer.pad_token_id, tokenizer.unk_token_id) == (0, 1)
+    encoding = tokenizer(CORPUS, return_offsets_mapping=True)
+    for document, ids, spans in zip(CORPUS, encoding["input_ids"], encoding["offset_mapping"]):
+        assert all(1 <= len(sentence) <= 8 for sentence in ids)
+        if document:  # the pieces lie inside the words of the text, in order
+            flat = [span for sentence in spans for span in sentence]
+            assert all(start < end and not document[start:end].isspace() for start, end in flat)
+            assert [start for start, _ in flat] == sorted(start for start, _ in flat)
+    assert encoding["input_ids"][-1] == [[tokenizer.unk_token_id]]  # an empty document
+    # with and without offsets, the same ids
+    assert tokenizer(CORPUS)["input_ids"] == encoding["input_ids"]
+    tokenizer.save_pretrained(tmp_path)
+    for loader in (HANTokenizer, AutoTokenizer):
+        loaded = loader.from_pretrained(tmp_path)
+        assert type(loaded) is HANTokenizer and loaded.is_subword
+        assert loaded(CORPUS, return_offsets_mapping=True) == encoding
+
+
+def test_a_trained_vocabulary_splits_unseen_words_into_pieces():
+    corpus = ["the film was good", "the films were goodness itself", "a filmmaker", "good films"] * 5
+    tokenizer = HANTokenizer().train_new_from_iterator(corpus, 60, subword="wordpiece", show_progress=False)
+    assert tokenizer.unk_token_id not in tokenizer("filmness")["input_ids"][0]
+    pieces = tokenizer.tokenize("filmness")
+    assert len(pieces) > 1 and "".join(piece.removeprefix("##") for piece in pieces) == "filmness"
+
+
+# ---------------------------------------------------------------- wrapped pretrained tokenizers
+
+
+def test_a_wrapped_wordpiece_tokenizer_reads_each_sentence_as_it_does(bert_folder):
+    inner = AutoTokenizer.from_pretrained(bert_folder)
+    tokenizer = HANTokenizer.from_pretrained_tokenizer(bert_folder, max_words=12)
+    assert tokenizer.is_subword and len(tokenizer) == len(inner) and tokenizer.pad_token_id == inner.pad_token_id
+    encoding = tokenizer(CORPUS, return_offsets_mapping=True, truncation=False)
+    for document, ids, spans in zip(CORPUS[:3], encoding["input_ids"], encoding["offset_mapping"]):
+        for (start, end), sentence, sentence_spans in zip(tokenizer.split_sentences(document), ids, spans):
+            text = document[start:end].replace("<br />", "      ")
+            expected = inner(text)["input_ids"]  # "[CLS] ... [SEP]", as the tokenizer reads a sentence alone
+            if len(expected) <= 12:
+                assert sentence == expected
+                assert sentence_spans[0] == sentence_spans[-1] == (0, 0)  # the special tokens cover no text
+    # a word the vocabulary lacks is read as pieces, not as [UNK]
+    pieces = tokenizer.tokenize("hyperparameterization")
+    assert pieces == ["hyper", "##para", "##meter", "##ization"]
+
+
+def test_max_words_counts_the_special_tokens_and_long_sentences_wrap(bert_folder):
+    tokenizer = HANTokenizer.from_pretrained_tokenizer(bert_folder, max_words=5)
+    ids = tokenizer("great fun great cast great music and a great director")["input_ids"]
+    assert all(len(sentence) <= 5 and sentence[0] == 2 and sentence[-1] == 3 for sentence in ids)
+    assert sum(len(sentence) - 2 for sentence in ids) == 10  # every word kept, three per wrapped sentence
+    with pytest.raises(ValueError, match="must leave room for a piece beside the 2 special tokens"):
+        HANTokenizer.from_pretrained_tokenizer(bert_folder, max_words=2)("great fun")
+
+
+def test_a_wrapped_byte_level_tokenizer_keeps_its_ids_and_pad_token(byte_level_folder, tmp_path):
+    inner = AutoTokenizer.from_pretrained(byte_level_folder)
+    tokenizer = HANTokenizer.from_pretrained_tokenizer(byte_level_folder)
+    assert (tokenizer.pad_token, tokenizer.pad_token_id) == ("<pad>", inner.pad_token_id) == ("<pad>", 1)
+    document = "A wonderful film. Great fun."
+    ids = tokenizer(document)["input_ids"]
+    assert [sentence[0] for sentence in ids] == [0, 0] and [sentence[-1] for sentence in ids] == [2, 2]
+    # the pieces are those of running text: the second sentence's first word keeps its leading-space marker
+    running = inner(document, add_special_tokens=False)["input_ids"]
+    assert ids[0][1:-1] + ids[1][1:-1] == running
+    padded = tokenizer([document, "Great."], padding=True, return_tensors="pt")
+    assert torch.all(padded["input_ids"][padded["attention_mask"] == 0] == 1)  # padded with <pad>
+    tokenizer.save_pretrained(tmp_path)
+    assert HANTokenizer.from_pretrained(tmp_path)([document]) == tokenizer([document])
+
+
+def test_from_pretrained_on_another_library_s_folder_wraps_it(bert_folder):
+    tokenizer = HANTokenizer.from_pretrained(bert_folder, max_sentences=4)
+    assert tokenizer.is_subword and tokenizer.sentence_special_tokens and tokenizer.max_sentences == 4
+    assert tokenizer.tokenize("hyperparameterization") == ["hyper", "##para", "##meter", "##ization"]
+
+
+REMOTE = textwrap.dedent(
+    """
+    import json, sys
+    sys.modules["hf_han"] = None
+    from transformers import AutoTokenizer
+    tokenizer = AutoTokenizer.from_pretrained(sys.argv[1], trust_remote_code=True)
+    print(json.dumps(tokenizer(json.loads(sys.argv[2]))["input_ids"]))
+    """
+)
+
+
+def test_a_wrapped_tokenizer_loads_as_remote_code(bert_folder, tmp_path):
+    tokenizer = HANTokenizer.from_pretrained_tokenizer(bert_folder)
+    tokenizer.save_pretrained(tmp_path)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
+    result = subprocess.run(
+        [sys.executable, "-c", REMOTE, str(tmp_path), json.dumps(CORPUS)], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == tokenizer(CORPUS)["input_ids"]
+
+
+def test_explanations_merge_pieces_into_the_words_the_user_wrote(bert_folder, tmp_path):
+    tokenizer = HANTokenizer.from_pretrained_tokenizer(bert_folder)
+    config = HANConfig(
+        vocab_size=len(tokenizer), embedding_dim=8, word_hidden_size=4, sentence_hidden_size=4, attention_dim=4,
+        pad_token_id=tokenizer.pad_token_id, num_labels=2,
+    )  # fmt: skip
+    HANForDocumentClassification(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    document = "A wonderful film. The hyperparameterization of everything was superb!"
+    explanation = pipeline("document-classification", model=str(tmp_path))(document, explain=True)[0]
+    words = [[word["word"] for word in sentence["words"]] for sentence in explanation["sentences"]]
+    assert words == [["A", "wonderful", "film", "."], ["The", "hyperparameterization", "of", "everything", "was",
+                     "superb", "!"]]  # fmt: skip
+    for sentence in explanation["sentences"]:
+        assert sentence["text"] == document[sentence["start"] : sentence["end"]]
+        # the pieces' weights are summed; [CLS] and [SEP] hold the rest
+        assert 0 < sum(word["attention"] for word in sentence["words"]) <= 1 + 1e-6
+
+
+def test_run_classification_trains_on_a_pretrained_tokenizer_s_ids(bert_folder, tmp_path):
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+    import run_classification
+
+    rows = [{"text": text, "label": "ab"[i % 2]} for i, text in enumerate(CORPUS[:3] * 8)]
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out = tmp_path / "out"
+    run_classification.main(
+        ["--output_dir", str(out), "--train_file", str(train), "--do_train", "--max_steps", "2",
+         "--tokenizer_name", bert_folder, "--embedding_dim", "8", "--word_hidden_size", "4",
+         "--sentence_hidden_size", "4", "--attention_dim", "4", "--disable_tqdm", "true"]
+    )  # fmt: skip
+    tokenizer = HANTokenizer.from_pretrained(out)
+    model = HANForDocumentClassification.from_pretrained(out)
+    assert tokenizer.is_subword and model.config.vocab_size == len(tokenizer) == len(
+        AutoTokenizer.from_pretrained(bert_folder)
+    )
+    assert tokenizer.tokenize("hyperparameterization") == ["hyper", "##para", "##meter", "##ization"]
