@@ -1,4 +1,5 @@
-"""Throughput of HANTokenizer on the 50,000 IMDB reviews against a plain-Python reference and NLTK.
+"""Throughput of HANTokenizer on the 50,000 IMDB reviews against a plain-Python reference and NLTK: word-level
+(the default rules, and those of hf-han 0.1), MiniLM's WordPiece wrapped, and a WordPiece vocabulary trained here.
 
     pip install nltk   # only for the NLTK row
     python benchmarks/bench_tokenizer.py [--repeats 3] [--nltk-docs 5000]
@@ -23,7 +24,7 @@ from hf_han import HANTokenizer
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))  # offline_datasets.py
-from offline_datasets import download_imdb_csv, prepare_imdb_splits, read_split  # noqa: E402
+from offline_datasets import download_imdb_csv, prepare_imdb_splits, prepare_minilm, read_split  # noqa: E402
 
 
 # The straightforward code users write by hand: regex sentence split, regex word split, dict lookup.
@@ -84,10 +85,27 @@ def main():
     vocab, unk_id = tokenizer.get_vocab(), tokenizer.unk_token_id
     num_words = sum(len(words) for doc in tokenizer(documents[:2000])["input_ids"] for words in doc) / 2000
 
+    # the rules of hf-han 0.1 (which saved tokenizers keep), the same vocabulary
+    version_1 = HANTokenizer(vocab=vocab, rules_version=1)
+    # subword vocabularies: MiniLM's WordPiece wrapped ("[CLS] ... [SEP]" per sentence), and one trained here
+    minilm = HANTokenizer.from_pretrained_tokenizer(prepare_minilm())
+    wordpiece_seconds, wordpiece = timed(
+        lambda: HANTokenizer().train_new_from_iterator(train_texts, 30000, subword="wordpiece", show_progress=False)
+    )
+    print(f"WordPiece training on {len(train_texts)} reviews: {wordpiece_seconds:.1f} s -> {len(wordpiece)} pieces")
+    pieces = {
+        name: sum(len(sentence) for doc in encoder(documents[:2000])["input_ids"] for sentence in doc) / 2000
+        for name, encoder in (("minilm", minilm), ("wordpiece", wordpiece))
+    }
+
     rows = {
         "hf_han (offsets, ragged)": [],
         "hf_han (no offsets, ragged)": [],
         "hf_han (offsets, padded pt, 64/batch)": [],
+        "hf_han rules v1 (offsets, ragged)": [],
+        "MiniLM WordPiece wrapped (offsets)": [],
+        "MiniLM WordPiece wrapped (no offsets)": [],
+        "trained WordPiece (offsets)": [],
         "plain-Python reference": [],
         "NLTK Punkt+Treebank": [],
     }
@@ -98,6 +116,16 @@ def main():
             len(documents) / timed(lambda: tokenizer(documents, return_offsets_mapping=True))[0]
         )
         rows["hf_han (no offsets, ragged)"].append(len(documents) / timed(lambda: tokenizer(documents))[0])
+        rows["hf_han rules v1 (offsets, ragged)"].append(
+            len(documents) / timed(lambda: version_1(documents, return_offsets_mapping=True))[0]
+        )
+        rows["MiniLM WordPiece wrapped (offsets)"].append(
+            len(documents) / timed(lambda: minilm(documents, return_offsets_mapping=True))[0]
+        )
+        rows["MiniLM WordPiece wrapped (no offsets)"].append(len(documents) / timed(lambda: minilm(documents))[0])
+        rows["trained WordPiece (offsets)"].append(
+            len(documents) / timed(lambda: wordpiece(documents, return_offsets_mapping=True))[0]
+        )
         rows["hf_han (offsets, padded pt, 64/batch)"].append(
             len(documents)
             / timed(
@@ -126,7 +154,11 @@ def main():
             print(f"{name:38s} {'(not installed)':>9s}")
             continue
         rate = statistics.median(rates)
-        print(f"{name:38s} {rate:9.0f} {rate * num_words:11.0f} {rate / reference:12.2f}x")
+        units = pieces["minilm"] if "MiniLM" in name else pieces["wordpiece"] if "trained" in name else num_words
+        print(f"{name:38s} {rate:9.0f} {rate * units:11.0f} {rate / reference:12.2f}x")
+    print(
+        f"(words/s counts pieces in the subword rows: {pieces['minilm']:.0f} and {pieces['wordpiece']:.0f} a document)"
+    )
     if rows["NLTK Punkt+Treebank"]:
         nltk_rate = statistics.median(rows["NLTK Punkt+Treebank"])
         print(f"hf_han (offsets) vs NLTK: {statistics.median(rows['hf_han (offsets, ragged)']) / nltk_rate:.1f}x")

