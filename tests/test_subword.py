@@ -128,7 +128,7 @@ def test_a_wrapped_wordpiece_tokenizer_reads_each_sentence_as_it_does(bert_folde
 
 
 def test_a_large_batch_encodes_as_its_documents_do_one_by_one(bert_folder):
-    # batches past the sub-batch size are encoded in the background while earlier ones are assembled: same result
+    # one backend call for the whole batch, cut into sentences afterwards: the same as one document at a time
     tokenizer = HANTokenizer.from_pretrained_tokenizer(bert_folder, max_words=12)
     documents = [f"{CORPUS[i % len(CORPUS)]} Film {i}." for i in range(600)]
     batch = tokenizer(documents, return_offsets_mapping=True)
