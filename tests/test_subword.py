@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import AutoTokenizer, BertTokenizer, PreTrainedTokenizerFast, pipeline
 
 from hf_han import HANConfig, HANForDocumentClassification, HANTokenizer
@@ -65,6 +65,27 @@ def _byte_level_folder(tmp_path_factory) -> str:
     return str(folder)
 
 
+def _sentencepiece_folder(tmp_path_factory) -> str:
+    """A tiny SentencePiece-style Unigram tokenizer (Metaspace "▁" words, XLM-R's special tokens and template)."""
+    folder = tmp_path_factory.mktemp("unigram")
+    backend = Tokenizer(models.Unigram())
+    backend.normalizer = normalizers.NFKC()
+    backend.pre_tokenizer = pre_tokenizers.Metaspace()
+    backend.decoder = decoders.Metaspace()
+    trainer = trainers.UnigramTrainer(
+        vocab_size=120, special_tokens=["<s>", "<pad>", "</s>", "<unk>"], unk_token="<unk>", show_progress=False
+    )
+    backend.train_from_iterator(CORPUS * 4, trainer=trainer)
+    backend.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
+    )
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=backend, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
+    )
+    wrapped.save_pretrained(folder)
+    return str(folder)
+
+
 @pytest.fixture(scope="module")
 def bert_folder(tmp_path_factory):
     return _bert_folder(tmp_path_factory)
@@ -73,6 +94,11 @@ def bert_folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def byte_level_folder(tmp_path_factory):
     return _byte_level_folder(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def sentencepiece_folder(tmp_path_factory):
+    return _sentencepiece_folder(tmp_path_factory)
 
 
 # ---------------------------------------------------------------- trained subword vocabularies
@@ -160,6 +186,22 @@ def test_a_wrapped_byte_level_tokenizer_keeps_its_ids_and_pad_token(byte_level_f
     assert torch.all(padded["input_ids"][padded["attention_mask"] == 0] == 1)  # padded with <pad>
     tokenizer.save_pretrained(tmp_path)
     assert HANTokenizer.from_pretrained(tmp_path)([document]) == tokenizer([document])
+
+
+def test_a_wrapped_sentencepiece_tokenizer_reads_sentences_with_their_word_markers(sentencepiece_folder, tmp_path):
+    inner = AutoTokenizer.from_pretrained(sentencepiece_folder)
+    tokenizer = HANTokenizer.from_pretrained_tokenizer(sentencepiece_folder)
+    document = "Great fun. I did not like it."
+    encoding = tokenizer(document, return_offsets_mapping=True)
+    ids, spans = encoding["input_ids"], encoding["offset_mapping"]
+    assert len(ids) == 2 and all(sentence[0] == 0 and sentence[-1] == 2 for sentence in ids)
+    # each sentence holds the pieces that the tokenizer gives that sentence alone, between <s> and </s>
+    for (start, end), sentence, sentence_spans in zip(tokenizer.split_sentences(document), ids, spans):
+        assert sentence == inner(document[start:end])["input_ids"]
+        pieces = [(a, b) for a, b in sentence_spans if (a, b) != (0, 0)]
+        assert document[pieces[0][0] : pieces[-1][1]].strip() == document[start:end].strip()
+    tokenizer.save_pretrained(tmp_path)
+    assert AutoTokenizer.from_pretrained(tmp_path)(document) == tokenizer(document)
 
 
 def test_from_pretrained_on_another_library_s_folder_wraps_it(bert_folder):

@@ -101,9 +101,10 @@ def encode_subword_documents(
 def _first_pieces(encoding, text: str, boundaries: list[int], num_pieces: int) -> list[int]:
     """
     The first piece of each next sentence, asking the encoding only about the first visible character after each
-    boundary (the offsets of every piece, as Python tuples, cost half as much as the whole encoding).
+    boundary (the offsets of every piece, as Python tuples, cost half as much as the whole encoding). A piece of
+    white space just before it (SentencePiece's word marker "▁" alone) belongs to the word it marks.
     """
-    cuts = []
+    cuts, floor = [], 0
     for boundary in boundaries:
         match = _VISIBLE.search(text, boundary)
         piece = None
@@ -111,8 +112,18 @@ def _first_pieces(encoding, text: str, boundaries: list[int], num_pieces: int) -
             piece = encoding.char_to_token(match.start())
             if piece is None:  # a character the tokenizer drops (a control character): try the next one
                 match = _VISIBLE.search(text, match.start() + 1)
-        cuts.append(num_pieces if piece is None else piece)
+        if piece is None:
+            piece = num_pieces
+        while piece > floor and _white_space_piece(encoding, text, piece - 1):
+            piece -= 1
+        cuts.append(piece)
+        floor = piece
     return cuts
+
+
+def _white_space_piece(encoding, text: str, piece: int) -> bool:
+    span = encoding.token_to_chars(piece)
+    return span is not None and (span[0] == span[1] or text[span[0] : span[1]].isspace())
 
 
 def train_subword_backend(
