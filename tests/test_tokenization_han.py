@@ -230,8 +230,8 @@ def test_batch_encoder_equals_the_document_by_document_rules(tokenizer, settings
     """The bulk encoder (all documents at once) gives what the plain per-document rules give, offsets included."""
     configured = HANTokenizer(vocab=tokenizer.get_vocab(), **settings)
     # small chunks, so that documents and their sentences also straddle chunk boundaries
-    monkeypatch.setattr("hf_han.tokenization_han._CHUNK_DOCUMENTS", 3)
-    monkeypatch.setattr("hf_han.tokenization_han._BULK_MIN_DOCUMENTS", 1)
+    monkeypatch.setattr("hf_han.encoding_han.CHUNK_DOCUMENTS", 3)
+    monkeypatch.setattr("hf_han.encoding_han.BULK_MIN_DOCUMENTS", 1)
     bulk_results = _spy_on_bulk_encoder(monkeypatch)
     for truncation in (True, False):
         plain = [configured.encode_document(document, truncation) for document in HARD_DOCUMENTS]
@@ -271,13 +271,15 @@ def test_bulk_word_spans_equal_the_regular_expression():
 
 
 def _spy_on_bulk_encoder(monkeypatch) -> list:
-    results, encode_bulk = [], HANTokenizer._encode_bulk
+    from hf_han.encoding_han import DocumentEncoder
+
+    results, encode_bulk = [], DocumentEncoder.bulk
 
     def spy(self, *args):
         results.append(encode_bulk(self, *args))
         return results[-1]
 
-    monkeypatch.setattr(HANTokenizer, "_encode_bulk", spy)
+    monkeypatch.setattr(DocumentEncoder, "bulk", spy)
     return results
 
 
@@ -286,7 +288,7 @@ def test_encoder_falls_back_to_the_plain_rules_if_bulk_spans_disagree(tokenizer,
     monkeypatch.setattr(
         "hf_han.segmentation_han.word_spans", lambda text: (np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64))
     )
-    monkeypatch.setattr("hf_han.tokenization_han._BULK_MIN_DOCUMENTS", 1)
+    monkeypatch.setattr("hf_han.encoding_han.BULK_MIN_DOCUMENTS", 1)
     bulk_results = _spy_on_bulk_encoder(monkeypatch)
     assert tokenizer(CORPUS, return_offsets_mapping=True) == expected
     assert bulk_results == [None]

@@ -12,6 +12,7 @@ from transformers.utils import ModelOutput, logging
 
 from .configuration_han import HANConfig
 from .hub_han import HANHubMixin
+from .inputs_han import check_inputs, in_layout, pack_documents, through_layout
 from .recurrence_han import HANBidirectionalEncoder
 from .transformer_han import HANTransformerEncoder
 from .word_vectors_han import load_word_vectors
@@ -339,84 +340,70 @@ class HANModel(HANPreTrainedModel):
             self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         )
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        word_mask = self._check_inputs(input_ids, attention_mask)
-        input_ids = input_ids.long()  # any integer dtype: the embedding lookup takes int64
+        word_mask = check_inputs(input_ids, attention_mask, self.config.pad_token_id, self.config.vocab_size)
         batch_size, num_sentences, num_words = input_ids.shape
-
         # The real words of the whole batch, packed sentence after sentence, are encoded in one call.
-        sentence_mask = word_mask.any(dim=-1)  # (batch, sentences)
-        real_sentences = sentence_mask.flatten().nonzero().squeeze(1)  # (n_sentences,)
-        real_word_mask = word_mask.reshape(-1, num_words)[real_sentences]  # (n_sentences, words)
-        sentence_lengths = real_word_mask.sum(dim=1)  # (n_sentences,)
-        word_ids = input_ids.reshape(-1, num_words)[real_sentences][real_word_mask]  # (n_words,)
-        word_sentence = torch.repeat_interleave(
-            torch.arange(len(real_sentences), device=input_ids.device), sentence_lengths
-        )  # (n_words,)
-        document_lengths = sentence_mask.sum(dim=1)  # (batch,)
-        sentence_document = torch.div(real_sentences, num_sentences, rounding_mode="floor")  # (n_sentences,)
-        # where each packed sentence and word sits in the caller's layout, for the outputs
-        sentence_index = (sentence_document, real_sentences % num_sentences)  # (n_sentences,) each
-        word_index = (
-            sentence_document[word_sentence],
-            sentence_index[1][word_sentence],
-            real_word_mask.nonzero()[:, 1],
-        )  # (n_words,) each
+        packed = pack_documents(input_ids.long(), word_mask)  # any integer dtype: the embedding lookup takes int64
 
         # Word level: h_it = [GRU_fwd(x_i)_t ; GRU_bwd(x_i)_t], then s_i = sum_t a_it h_it.
-        word_states = self._encode_words(word_ids, sentence_lengths)  # (n_words, 2 * word_hidden)
+        word_states = self._encode_words(packed.word_ids, packed.sentence_lengths)  # (n_words, 2 * word_hidden)
         padded_word_states = word_attentions = sentence_attentions = None
         if output_hidden_states:  # (batch, sentences, words, 2 * word_hidden)
-            padded_word_states, word_states = _through_layout(
-                word_states, word_index, (batch_size, num_sentences, num_words, word_states.size(-1))
+            padded_word_states, word_states = through_layout(
+                word_states, packed.word_index, (batch_size, num_sentences, num_words, word_states.size(-1))
             )
         if self.config.context == "none":
-            word_weights = self.word_attention.weights(word_states, word_sentence, len(real_sentences))  # a_it
+            word_weights = self.word_attention.weights(word_states, packed.word_sentence, packed.num_sentences)  # a_it
             if output_attentions:
                 word_attentions, word_weights = self._attentions_through_layout(
-                    word_weights, word_index, (batch_size, num_sentences, num_words)
+                    word_weights, packed.word_index, (batch_size, num_sentences, num_words)
                 )
             sentence_vectors, word_penalty = self.word_attention.pool(
-                word_states, word_weights, word_sentence, len(real_sentences)
+                word_states, word_weights, packed.word_sentence, packed.num_sentences
             )  # (n_sentences, 2 * word_hidden)
         else:
             sentence_vectors, word_weights, word_penalty = self.word_attention.attend_in_context(
                 word_states,
-                real_word_mask,
-                sentence_document,
-                document_lengths,
+                packed.word_mask,
+                packed.sentence_document,
+                packed.document_lengths,
                 self.config.context_aggregation,
                 self.config.context_discount,
                 backward=getattr(self, "word_attention_backward", None),
             )
             if output_attentions:  # computed inside CAHAN's scan: a copy, which gradients do not reach
                 word_attentions, _ = self._attentions_through_layout(
-                    word_weights.detach(), word_index, (batch_size, num_sentences, num_words)
+                    word_weights.detach(), packed.word_index, (batch_size, num_sentences, num_words)
                 )
 
         # Sentence level: h_i = [GRU_fwd(s)_i ; GRU_bwd(s)_i], then v = sum_i a_i h_i. Each document's real
-        # sentences are already consecutive in `real_sentences`.
+        # sentences are already consecutive in the packed batch.
         sentence_states = self.sentence_encoder(
-            self.sentence_dropout(sentence_vectors), document_lengths
+            self.sentence_dropout(sentence_vectors), packed.document_lengths
         )  # (n_sentences, 2 * sentence_hidden)
         sentence_layout = (batch_size, num_sentences, sentence_states.size(-1))
         if output_hidden_states:  # (batch, sentences, 2 * sentence_hidden)
-            padded_sentence_states, sentence_states = _through_layout(sentence_states, sentence_index, sentence_layout)
+            padded_sentence_states, sentence_states = through_layout(
+                sentence_states, packed.sentence_index, sentence_layout
+            )
         else:
-            padded_sentence_states = _in_layout(sentence_states, sentence_index, sentence_layout)
-        sentence_weights = self.sentence_attention.weights(sentence_states, sentence_document, batch_size)  # a_i
+            padded_sentence_states = in_layout(sentence_states, packed.sentence_index, sentence_layout)
+        sentence_weights = self.sentence_attention.weights(
+            sentence_states, packed.sentence_document, batch_size
+        )  # a_i
         if output_attentions:
             sentence_attentions, sentence_weights = self._attentions_through_layout(
-                sentence_weights, sentence_index, (batch_size, num_sentences)
+                sentence_weights, packed.sentence_index, (batch_size, num_sentences)
             )
         document_vector, sentence_penalty = self.sentence_attention.pool(
-            sentence_states, sentence_weights, sentence_document, batch_size
+            sentence_states, sentence_weights, packed.sentence_document, batch_size
         )  # (batch, 2 * sentence_hidden)
         penalty = None if word_penalty is None else word_penalty + sentence_penalty
 
         output = HANModelOutput(
             document_vector=document_vector,
             sentence_states=padded_sentence_states,
-            sentence_vectors=_in_layout(sentence_vectors, sentence_index, sentence_layout[:2] + (-1,)),
+            sentence_vectors=in_layout(sentence_vectors, packed.sentence_index, sentence_layout[:2] + (-1,)),
             hidden_states=(padded_word_states, padded_sentence_states) if output_hidden_states else None,
             word_attentions=word_attentions,
             sentence_attentions=sentence_attentions,
@@ -429,14 +416,15 @@ class HANModel(HANPreTrainedModel):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Packed weights `(n, hops)` in the caller's layout `shape`, with the hop axis before the last axis for
-        structured attention (`(batch, sentences, hops, words)`, `(batch, hops, sentences)`); see `_through_layout`.
+        structured attention (`(batch, sentences, hops, words)`, `(batch, hops, sentences)`); see
+        `inputs_han.through_layout`.
         """
         if self.config.attention == "additive":  # no hop axis for the paper's attention
-            layout, packed = _through_layout(weights.squeeze(1), index, shape)
+            layout, packed = through_layout(weights.squeeze(1), index, shape)
             return layout, packed.unsqueeze(1)
         hops = torch.arange(weights.size(1), device=weights.device)
         index = (*(position.unsqueeze(1) for position in index[:-1]), hops, index[-1].unsqueeze(1))
-        return _through_layout(weights, index, shape[:-1] + (len(hops), shape[-1]))
+        return through_layout(weights, index, shape[:-1] + (len(hops), shape[-1]))
 
     def _encode_words(self, word_ids: torch.LongTensor, sentence_lengths: torch.LongTensor) -> torch.Tensor:
         """Embed and encode packed word ids `(n_words,)` of sentences of `sentence_lengths` `(n_sentences,)`."""
@@ -452,80 +440,6 @@ class HANModel(HANPreTrainedModel):
         distinct_ids, occurrence = torch.unique(word_ids, return_inverse=True)  # (distinct,), (n_words,)
         embeddings = nn.functional.embedding(distinct_ids, embedding_matrix)  # (distinct, emb)
         return self.word_encoder(embeddings, sentence_lengths, index=occurrence)
-
-    def _check_inputs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.BoolTensor:
-        """
-        Validate `input_ids` (any integer dtype) and `attention_mask` (0 or 1, as bool, integers or floats); return
-        the word mask as bool `(batch, sentences, words)`.
-        """
-        if not isinstance(input_ids, torch.Tensor):
-            raise ValueError(f"`input_ids` must be a torch.Tensor, got {type(input_ids).__name__}.")
-        if input_ids.dim() != 3:
-            hint = (
-                " A 2-D input looks like flat token ids; encode documents with HANTokenizer."
-                if input_ids.dim() == 2
-                else ""
-            )
-            raise ValueError(
-                "`input_ids` must have shape (batch_size, num_sentences, num_words), got a "
-                f"{input_ids.dim()}-D tensor of shape {tuple(input_ids.shape)}.{hint}"
-            )
-        if input_ids.is_floating_point() or input_ids.is_complex() or input_ids.dtype == torch.bool:
-            raise ValueError(f"`input_ids` must hold integer ids, got dtype {input_ids.dtype}.")
-        if input_ids.numel() == 0:
-            raise ValueError(f"`input_ids` is empty (shape {tuple(input_ids.shape)}); every document needs a word.")
-        if attention_mask is None:
-            word_mask = input_ids != self.config.pad_token_id
-        else:
-            if not isinstance(attention_mask, torch.Tensor) or attention_mask.shape != input_ids.shape:
-                shape = (
-                    tuple(attention_mask.shape)
-                    if isinstance(attention_mask, torch.Tensor)
-                    else type(attention_mask).__name__
-                )
-                raise ValueError(
-                    f"`attention_mask` must have the shape of `input_ids` {tuple(input_ids.shape)}, got {shape}."
-                )
-            if attention_mask.dtype != torch.bool:
-                invalid = (attention_mask != 0) & (attention_mask != 1)
-                if invalid.any():
-                    values = attention_mask[invalid].unique()[:5].tolist()
-                    raise ValueError(
-                        f"`attention_mask` must hold 1 for real words and 0 for padding, got also {values}."
-                    )
-            word_mask = attention_mask.bool()
-        low, high = int(input_ids.min()), int(input_ids.max())
-        if low < 0 or high >= self.config.vocab_size:
-            raise ValueError(
-                f"`input_ids` must lie in [0, {self.config.vocab_size}) (config.vocab_size), got values in "
-                f"[{low}, {high}]. Is the tokenizer the one this model was trained with?"
-            )
-        empty_documents = (~word_mask.flatten(1).any(dim=1)).nonzero().flatten().tolist()
-        if empty_documents:
-            raise ValueError(
-                f"Documents {empty_documents} have no real word in `attention_mask`; every document needs at least "
-                "one (HANTokenizer encodes an empty document as one sentence holding [UNK])."
-            )
-        return word_mask
-
-
-def _in_layout(packed: torch.Tensor, index: tuple[torch.LongTensor, ...], shape: tuple[int, ...]) -> torch.Tensor:
-    """Packed values scattered to `index` (a tuple of index tensors, one per leading axis) of a zero tensor `shape`."""
-    if shape[-1] == -1:
-        shape = shape[:-1] + packed.shape[1:]
-    return packed.new_zeros(shape).index_put(index, packed)
-
-
-def _through_layout(
-    packed: torch.Tensor, index: tuple[torch.LongTensor, ...], shape: tuple[int, ...]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """
-    The packed values in the caller's layout (as `_in_layout`), and the same values read back from it. Computing on
-    with the values read back puts the layout tensor on the path to the outputs, so that gradients reach the hidden
-    states and attentions a caller receives (for attribution); the model computes the same numbers either way.
-    """
-    layout = _in_layout(packed, index, shape)
-    return layout, layout[index]
 
 
 class HANForDocumentClassification(HANPreTrainedModel):

@@ -1,25 +1,29 @@
 """Tokenizer for Hierarchical Attention Networks: raw documents to `(batch, sentences, words)` word ids."""
 
-import difflib
-import gc
 import json
 import os
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from contextlib import contextmanager
 from dataclasses import replace
 
 import numpy as np
-from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
+from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
 from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy, TruncationStrategy
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
 from transformers.utils import logging
 
-from .padding_han import columns_from_ragged, pad_columns, pad_document, pad_documents, ragged_from_columns
+from .call_options_han import CALL_ARGUMENTS, check_call_options
+from .encoding_han import DocumentEncoder
+from .padding_han import pad_documents
 from .segmentation_han import DEFAULT_ABBREVIATIONS, HANSegmenter
-from .subword_han import SentenceTemplate, encode_subword_documents, train_subword_backend
-from .text_rules_han import word_pattern
+from .subword_han import SentenceTemplate, train_subword_backend
+from .vocabulary_han import (
+    is_unicode_text,
+    learn_word_vocabulary,
+    saved_model_config,
+    saved_vocabulary,
+    word_level_backend,
+)
 
 
 logger = logging.get_logger(__name__)
@@ -29,59 +33,6 @@ VOCAB_FILES_NAMES = {"tokenizer_file": "tokenizer.json"}
 SEGMENTATION_SETTINGS = (
     "max_sentences", "max_words", "long_sentences", "abbreviations", "lowercase", "rules_version", "language",
 )  # fmt: skip
-_CHUNK_DOCUMENTS = 1024  # documents encoded together, so that the words of a huge batch never all exist at once
-_BULK_MIN_DOCUMENTS = 8  # batches with offsets from this size on go through the bulk encoder
-
-
-class _Vocabulary(dict):
-    """Word to id, giving `unk_id` for any other word: `map(vocabulary.__getitem__, words)` runs at C speed."""
-
-    unk_id: int
-
-    def __missing__(self, word: str) -> int:
-        return self.unk_id
-
-
-# Arguments of `PreTrainedTokenizerBase.__call__` about flat sequences: accepted at the value that means "nothing to
-# do", refused otherwise with the reason. Generic code passes some of them (`encode`, pipelines).
-_FLAT_SEQUENCE_OPTIONS = {
-    "max_length": ((None,), "HAN documents are capped by `max_sentences` and `max_words`; pass those instead"),
-    "stride": ((0,), "HAN truncates documents by sentences; there are no overflowing windows"),
-    "is_split_into_words": ((False,), "HANTokenizer splits documents itself; pass raw text"),
-    "return_overflowing_tokens": ((False,), "HAN truncates documents by sentences; there are no overflowing windows"),
-    "return_special_tokens_mask": ((False,), "HAN word ids hold no special tokens"),
-    "return_token_type_ids": ((None, False), "HAN inputs have no token types"),
-    "padding_side": ((None, "right"), "HAN pads on the right; the model ignores padding anywhere"),
-    "text_target": ((None,), "HANTokenizer encodes documents, not targets"),
-    "text_pair_target": ((None,), "HANTokenizer encodes single documents"),
-}
-_IGNORED_OPTIONS = ("add_special_tokens", "verbose", "split_special_tokens")  # nothing to add, nothing to say
-CALL_ARGUMENTS = (
-    "padding", "truncation", "return_tensors", "return_attention_mask", "return_offsets_mapping", "return_length",
-    "pad_to_multiple_of", "max_sentences", "max_words", "long_sentences",
-)  # fmt: skip
-
-
-def _check_call_options(options: dict) -> None:
-    """Refuse what `HANTokenizer.__call__` would otherwise ignore: unknown or misspelt options, flat-sequence ones."""
-    for name, value in options.items():
-        if name in _IGNORED_OPTIONS:
-            continue
-        if name in _FLAT_SEQUENCE_OPTIONS:
-            allowed, reason = _FLAT_SEQUENCE_OPTIONS[name]
-            if value not in allowed:
-                raise ValueError(f"HANTokenizer does not take `{name}={value!r}`: {reason}.")
-            continue
-        hint = ""
-        if name == "explain":
-            hint = " Explanations come from pipeline('document-classification', ...)(text, explain=True)."
-        elif close := difflib.get_close_matches(name, CALL_ARGUMENTS, n=1):
-            hint = f" Did you mean `{close[0]}`?"
-        raise TypeError(
-            f"HANTokenizer got an unexpected argument `{name}`.{hint} It takes the documents and "
-            + ", ".join(f"`{argument}`" for argument in CALL_ARGUMENTS)
-            + "."
-        )
 
 
 def _segmenter_setting(name: str) -> property:
@@ -174,7 +125,8 @@ class HANTokenizer(TokenizersBackend):
     ):
         abbreviations = DEFAULT_ABBREVIATIONS if abbreviations is None else abbreviations
         unk_token, pad_token = str(unk_token), str(pad_token)
-        self._lookup_cache = None
+        self._encoder_cache = None
+        self._template = SentenceTemplate.none()
         if tokenizer_object is not None and not isinstance(tokenizer_object.model, WordLevel):
             # Pieces of a subword model: the backend normalises the text itself, so sentences are found in it as
             # written (`lowercase` is for word-level vocabularies).
@@ -211,23 +163,14 @@ class HANTokenizer(TokenizersBackend):
                 f"The vocabulary must map {pad_token!r} to 0 and contain {unk_token!r}; it maps {pad_token!r} to "
                 f"{vocab.get(pad_token)} and {unk_token!r} to {vocab.get(unk_token)}."
             )
-        invalid = [word for word in vocab if not _is_unicode_text(word)]
+        invalid = [word for word in vocab if not is_unicode_text(word)]
         if invalid:
             raise ValueError(
                 f"The vocabulary holds words that are not Unicode text (lone surrogates): {invalid[:3]!r}."
             )
 
         # The whole pipeline is rebuilt from these settings: a reload passes only the vocabulary.
-        self._tokenizer = Tokenizer(WordLevel(vocab=dict(vocab), unk_token=unk_token))
-        self._tokenizer.normalizer = normalizers.Sequence(
-            [normalizers.NFKC(), normalizers.Lowercase()] if lowercase else [normalizers.NFKC()]
-        )
-        self._tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-            [
-                pre_tokenizers.WhitespaceSplit(),
-                pre_tokenizers.Split(Regex(word_pattern(rules_version)), behavior="isolated"),
-            ]
-        )
+        self._tokenizer = word_level_backend(vocab, unk_token, lowercase, rules_version)
         if tokenizer_object is not None:  # a word-level backend, as `tokenizers` loaded it: the vocabulary holds
             self._tokenizer = Tokenizer.from_str(tokenizer_object.to_str())
         super().__init__(unk_token=unk_token, pad_token=pad_token, **self._segmentation_settings(), **kwargs)
@@ -269,13 +212,15 @@ class HANTokenizer(TokenizersBackend):
             return self._tokenizer.encode(text, add_special_tokens=False).tokens
         return [word for words in self.segmenter.document_words(text)[0] for word in words]
 
-    def _word_to_id(self) -> _Vocabulary:
+    def _encoder(self) -> DocumentEncoder:
+        # rebuilt when tokens are added: the lookup must know them
         size = self._tokenizer.get_vocab_size(with_added_tokens=True)
-        if self._lookup_cache is None or self._lookup_cache[0] != size:
-            vocabulary = _Vocabulary(self._tokenizer.get_vocab(with_added_tokens=True))
-            vocabulary.unk_id = self.unk_token_id
-            self._lookup_cache = (size, vocabulary)
-        return self._lookup_cache[1]
+        if self._encoder_cache is None or self._encoder_cache[0] != size:
+            encoder = DocumentEncoder(
+                self._tokenizer, self.unk_token_id, self.pad_token_id, self.is_subword, self._template
+            )
+            self._encoder_cache = (size, encoder)
+        return self._encoder_cache[1]
 
     def encode_document(
         self, document: str, truncation: bool = True, return_offsets: bool = True
@@ -284,46 +229,7 @@ class HANTokenizer(TokenizersBackend):
         Ids `(sentences, words)` of one document and (with `return_offsets`) the character span of every word in
         it. An empty or whitespace-only document is one sentence holding `[UNK]`, spanning `(0, 0)`.
         """
-        return self._encode_document(document, self.segmenter, truncation, return_offsets)
-
-    def _encode_plain(
-        self, documents: list[str], segmenter: HANSegmenter, truncate: bool, with_offsets: bool
-    ) -> list[tuple[list[list[int]], list[list[tuple[int, int]]] | None]]:
-        """`(ids, spans)` of each document: word by word, or a subword backend's pieces of the whole batch."""
-        if not self.is_subword:
-            return [self._encode_document(document, segmenter, truncate, with_offsets) for document in documents]
-        ids, spans = encode_subword_documents(
-            self._tokenizer, segmenter, documents, truncate, with_offsets, self._template, self.unk_token_id
-        )
-        return list(zip(ids, spans if spans is not None else [None] * len(ids)))
-
-    def _encode_document(
-        self, document: str, segmenter: HANSegmenter, truncate: bool, with_offsets: bool
-    ) -> tuple[list[list[int]], list[list[tuple[int, int]]] | None]:
-        if self.is_subword:
-            return self._encode_plain([document], segmenter, truncate, with_offsets)[0]
-        sentence_words, sentence_spans = segmenter.document_words(document, truncate, with_spans=with_offsets)
-        vocabulary = self._word_to_id()
-        if not sentence_words:
-            return [[vocabulary.unk_id]], [[(0, 0)]] if with_offsets else None
-        return [list(map(vocabulary.__getitem__, words)) for words in sentence_words], sentence_spans
-
-    def _encode_bulk(
-        self, documents: Sequence[str], segmenter: HANSegmenter, truncate: bool
-    ) -> tuple[dict[str, np.ndarray], list[int]] | None:
-        """
-        The columns of `HANSegmenter.word_columns` and the ids they index (every sentence's ids consecutive), or
-        `None` where the bulk rules could not be used.
-        """
-        result = segmenter.word_columns(documents, truncate)
-        if result is None:
-            logger.warning_once("Bulk word spans disagree with the word pattern; encoding one by one.")
-            return None
-        columns, words = result
-        vocabulary = self._word_to_id()
-        ids = list(map(vocabulary.__getitem__, words))  # [UNK] for a word outside the vocabulary
-        ids.append(vocabulary.unk_id)  # what a document without words holds (index `len(words)`)
-        return columns, ids
+        return self._encoder().document(document, self.segmenter, truncation, return_offsets)
 
     # ------------------------------------------------------------------ the transformers entry points
 
@@ -376,7 +282,7 @@ class HANTokenizer(TokenizersBackend):
             )
         if text_pair is not None:
             raise ValueError("HANTokenizer encodes single documents; pairs of texts are not supported.")
-        _check_call_options(kwargs)
+        check_call_options(kwargs)
         if return_tensors not in (None, "pt", "np"):
             raise ValueError(f"`return_tensors` must be 'pt', 'np' or None, got {return_tensors!r}.")
         segmenter = self.segmenter.with_settings(
@@ -426,8 +332,7 @@ class HANTokenizer(TokenizersBackend):
         keys = ["input_ids"] + ["attention_mask"] * return_attention_mask
         keys += ["offset_mapping"] * return_offsets_mapping
         if padding == PaddingStrategy.DO_NOT_PAD and return_tensors is None:
-            with _garbage_collection_paused():
-                ragged = self._encode_ragged(documents, segmenter, truncate, return_offsets_mapping)
+            ragged = self._encoder().ragged(documents, segmenter, truncate, return_offsets_mapping)
             encoded = {key: ragged[key] for key in keys}
             if return_length:
                 encoded["length"] = [sum(map(len, document)) for document in ragged["input_ids"]]
@@ -440,10 +345,9 @@ class HANTokenizer(TokenizersBackend):
         else:  # the batch's maxima; without an explicit padding, a fixed word width (see `__call__`)
             min_words = segmenter.max_words if padding == PaddingStrategy.DO_NOT_PAD else None
             shape_options = {"min_words": min_words, "pad_to_multiple_of": pad_to_multiple_of}
-        with _garbage_collection_paused():
-            encoded, lengths = self._encode_padded(
-                documents, segmenter, truncate, return_offsets_mapping, keys, shape_options
-            )
+        encoded, lengths = self._encoder().padded(
+            documents, segmenter, truncate, return_offsets_mapping, keys, shape_options
+        )
         if return_length:
             encoded["length"] = lengths
         if return_tensors == "pt":  # shared with the arrays, not copied
@@ -454,64 +358,6 @@ class HANTokenizer(TokenizersBackend):
                 for key, value in encoded.items()
             }
         return BatchEncoding(encoded, tensor_type=return_tensors)
-
-    def _encode_ragged(
-        self, documents: list[str], segmenter: HANSegmenter, truncate: bool, with_offsets: bool
-    ) -> dict[str, list]:
-        """Ragged `(documents, sentences, words)` lists of `input_ids`, `attention_mask` and `offset_mapping`."""
-        ragged = {"input_ids": [], "attention_mask": [], "offset_mapping": []}
-        for first in range(0, len(documents), _CHUNK_DOCUMENTS):
-            chunk = documents[first : first + _CHUNK_DOCUMENTS]
-            # Offsets need a span per word: the bulk encoder finds them for a whole chunk at once, without a match
-            # object per word. Without offsets, or for a few documents (where numpy's cost per call is not repaid),
-            # the document-by-document rules are as fast.
-            bulk = None
-            if with_offsets and len(chunk) >= _BULK_MIN_DOCUMENTS and not self.is_subword:
-                bulk = self._encode_bulk(chunk, segmenter, truncate)
-            if bulk is not None:
-                for key, values in zip(ragged, ragged_from_columns(*bulk, len(chunk))):
-                    ragged[key] += values
-                continue
-            plain = self._encode_plain(chunk, segmenter, truncate, with_offsets)
-            ragged["input_ids"] += [ids for ids, _ in plain]
-            ragged["attention_mask"] += [[[1] * len(words) for words in ids] for ids, _ in plain]
-            ragged["offset_mapping"] += [spans for _, spans in plain]
-        return ragged
-
-    def _encode_padded(
-        self,
-        documents: list[str],
-        segmenter: HANSegmenter,
-        truncate: bool,
-        with_offsets: bool,
-        keys: list[str],
-        shape_options: dict,
-    ) -> tuple[dict[str, np.ndarray], list[int]]:
-        """Padded `(documents, sentences, words)` arrays of the features in `keys`, and real words per document."""
-        if not documents:  # an empty batch: empty arrays of the shape this padding gives
-            columns = {name: np.zeros(0, dtype=np.int64) for name in ("input_ids", "document", "sentence", "position")}
-            columns["start"] = columns["end"] = columns["input_ids"]
-            return pad_columns(columns, 0, keys, self.pad_token_id, **shape_options), []
-        if len(documents) == 1:  # the pipelines' call, one document at a time: padded row by row
-            ids, spans = self._encode_document(documents[0], segmenter, truncate, with_offsets)
-            return pad_document(ids, spans, keys, self.pad_token_id, **shape_options), [sum(map(len, ids))]
-        chunks = []
-        for first in range(0, len(documents), _CHUNK_DOCUMENTS):
-            chunk = documents[first : first + _CHUNK_DOCUMENTS]
-            bulk = None
-            if with_offsets and len(chunk) >= _BULK_MIN_DOCUMENTS and not self.is_subword:  # as in `_encode_ragged`
-                bulk = self._encode_bulk(chunk, segmenter, truncate)
-            if bulk is not None:
-                columns, ids = bulk
-                columns["input_ids"] = np.fromiter(ids, np.int64, len(ids))[columns.pop("index")]
-            else:
-                plain = self._encode_plain(chunk, segmenter, truncate, with_offsets)
-                columns = columns_from_ragged([ids for ids, _ in plain], [spans for _, spans in plain])
-            columns["document"] += first
-            chunks.append(columns)
-        columns = {key: np.concatenate([chunk[key] for chunk in chunks]) for key in chunks[0]}
-        padded = pad_columns(columns, len(documents), keys, self.pad_token_id, **shape_options)
-        return padded, np.bincount(columns["document"], minlength=len(documents)).tolist()
 
     def pad(
         self, encoded_inputs, padding=True, max_length=None, pad_to_multiple_of=None, return_tensors=None, **kwargs
@@ -606,26 +452,9 @@ class HANTokenizer(TokenizersBackend):
                 "This tokenizer holds subword pieces: train a new one with `subword=...`, or a word-level one from "
                 "HANTokenizer()."
             )
-        counts = Counter()
-        for item in tqdm(text_iterator, total=length, desc="Counting words", unit="doc", disable=not show_progress):
-            for document in [item] if isinstance(item, str) else item:
-                for words in self.segmenter.document_words(document)[0]:
-                    counts.update(words)
-        specials = [self.pad_token, self.unk_token]
-        for special in specials:
-            counts.pop(special, None)
-        # a lone surrogate (from a "\ud800" escape) is no Unicode text: no vocabulary file can hold it
-        invalid = [word for word in counts if not _is_unicode_text(word)]
-        for word in invalid:
-            del counts[word]
-        if invalid:
-            logger.warning(
-                f"{len(invalid)} words holding lone surrogates (not Unicode text) left out; they read as [UNK]."
-            )
-        kept = sorted((item for item in counts.items() if item[1] >= min_frequency), key=lambda kv: (-kv[1], kv[0]))
-        vocab = {token: i for i, token in enumerate(specials + [word for word, _ in kept[: vocab_size - 2]])}
-        logger.info(
-            f"Vocabulary of {len(vocab)} words from {len(counts)} distinct words (min_frequency={min_frequency})."
+        documents = tqdm(text_iterator, total=length, desc="Counting words", unit="doc", disable=not show_progress)
+        vocab = learn_word_vocabulary(
+            documents, self.segmenter, [self.pad_token, self.unk_token], vocab_size, min_frequency
         )
         return self.__class__(vocab=vocab, **{**self._settings(), **kwargs})
 
@@ -709,7 +538,7 @@ class HANTokenizer(TokenizersBackend):
             return {**options, "tokenizer_object": Tokenizer.from_file(path)}
         converted = super().convert_to_native_format(trust_remote_code=trust_remote_code, **kwargs)
         if model:
-            converted["vocab"] = _saved_vocabulary(model.get("vocab", {}), path)
+            converted["vocab"] = saved_vocabulary(model.get("vocab", {}), path)
         return converted
 
     @classmethod
@@ -742,76 +571,13 @@ class HANTokenizer(TokenizersBackend):
         tokenizer = super()._from_pretrained(resolved_vocab_files, pretrained_model_name_or_path, *args, **kwargs)
         # A HAN saved beside the tokenizer must read its ids; this covers every loader of the pair (the pipelines,
         # AutoTokenizer, remote code), whether by folder or repository id.
-        config = _saved_model_config(pretrained_model_name_or_path, resolved_vocab_files, kwargs)
+        config = saved_model_config(pretrained_model_name_or_path, resolved_vocab_files, kwargs)
         if config is not None and config.get("model_type") == "han":
             try:
                 tokenizer.check_model_compatibility(config)
             except ValueError as error:
                 raise ValueError(f"{pretrained_model_name_or_path}: {error}") from None
         return tokenizer
-
-
-def _saved_vocabulary(vocabulary: dict, path: str) -> dict[str, int]:
-    """A saved word-level vocabulary as it is: ids 0 .. n-1, each once; anything else is refused."""
-    ids = sorted(vocabulary.values())
-    if any(not isinstance(i, int) or isinstance(i, bool) for i in ids) or ids != list(range(len(ids))):
-        repeated = sorted({i for i in ids if ids.count(i) > 1})[:5] if len(set(ids)) < len(ids) else []
-        missing = sorted(set(range(len(ids))) - set(ids))[:5]
-        raise ValueError(
-            f"{path}: the vocabulary's ids must be 0 .. {len(ids) - 1}, each once"
-            + (f"; ids {repeated} are given to several words" if repeated else "")
-            + (f"; ids {missing} are missing" if missing else "")
-            + ". Fix the file: a renumbered vocabulary would give the model other words than it learnt."
-        )
-    return dict(vocabulary)
-
-
-def _is_unicode_text(word: str) -> bool:
-    try:
-        word.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _saved_model_config(location, resolved_vocab_files: dict, options: dict) -> dict | None:
-    """The `config.json` saved beside a tokenizer being loaded, as a dict, or `None` where there is none."""
-    from transformers.utils import cached_file
-
-    folder = os.path.dirname(next((path for path in resolved_vocab_files.values() if path), ""))
-    path = os.path.join(folder, "config.json") if folder else None
-    if path is None or not os.path.isfile(path):
-        try:  # a repository whose config.json is not downloaded yet
-            path = cached_file(
-                location,
-                "config.json",
-                cache_dir=options.get("cache_dir"),
-                token=options.get("token"),
-                local_files_only=options.get("local_files_only", False),
-                revision=options.get("_commit_hash"),
-                subfolder=options.get("subfolder", ""),
-                _raise_exceptions_for_missing_entries=False,
-            )
-        except Exception as error:  # no network, no such repository: nothing to compare with
-            logger.debug(f"No model config beside the tokenizer at {location}: {error}")
-            return None
-    if path is None or not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
-
-
-@contextmanager
-def _garbage_collection_paused():
-    # The cyclic garbage collector would rescan the growing result lists again and again while nothing built here
-    # can form a cycle; pausing it makes ragged encoding with offsets about 1.6x faster (IMDB).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _to_list(ids):
