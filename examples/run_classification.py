@@ -36,6 +36,7 @@ from hf_han import (
     HANForDocumentClassification,
     HANTokenizer,
     HANTrainer,
+    distill_word_vectors,
 )
 
 from offline_datasets import prepare_imdb_splits, prepare_newsgroups, read_newsgroups  # beside this script
@@ -84,6 +85,31 @@ class ModelArguments:
     )
     word_vectors_epochs: int = field(default=5, metadata={"help": "Skip-gram epochs for --train_word_vectors."})
     freeze_word_embeddings: bool = field(default=False, metadata={"help": "Keep the word embeddings fixed."})
+    word_encoder_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "A pretrained transformers encoder (folder or Hub id: BERT, MiniLM, RoBERTa, ...) as the word "
+            "encoder; its tokenizer is wrapped to read each sentence. Fine-tuned unless --freeze_word_encoder."
+        },
+    )
+    freeze_word_encoder: bool = field(default=False, metadata={"help": "Keep the pretrained word encoder fixed."})
+    word_encoder_learning_rate: float = field(
+        default=5e-5,
+        metadata={"help": "Peak learning rate of the pretrained word encoder (the rest: --learning_rate)."},
+    )
+    word_pooling: str = field(
+        default="attention", metadata={"help": "Word states to sentence vector: attention, mean or cls."}
+    )
+    distill_word_vectors_from: str | None = field(
+        default=None,
+        metadata={
+            "help": "A pretrained encoder (folder or Hub id) whose knowledge initialises the word embeddings as "
+            "static vectors of --embedding_dim values (no encoder runs while training or predicting)."
+        },
+    )
+    distillation_method: str = field(
+        default="distilled", metadata={"help": "distilled (encoder outputs, Model2Vec-style) or input_embeddings."}
+    )
     cache_dir: str | None = field(default=None, metadata={"help": "Where downloaded models and datasets are kept."})
     model_revision: str = field(default="main", metadata={"help": "Branch, tag or commit of --model_name_or_path."})
     token: str | None = field(default=None, metadata={"help": "Hub token for private models and datasets."})
@@ -169,6 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
         model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=argv)
     setup_logging(training_args)
     logger.info(f"Training arguments: {training_args}")
+    check_model_options(model_args)
 
     checkpoint = find_checkpoint(training_args)
     set_seed(training_args.seed)
@@ -215,6 +242,10 @@ def main(argv: list[str] | None = None) -> dict:
         tokenizer = HANTokenizer.from_pretrained(
             tokenizer_source, cache_dir=model_args.cache_dir, token=model_args.token, **settings
         )
+    elif model_args.word_encoder_name_or_path:  # the encoder's own pieces, its special tokens around each sentence
+        tokenizer = HANTokenizer.from_pretrained_tokenizer(
+            model_args.word_encoder_name_or_path, cache_dir=model_args.cache_dir, token=model_args.token, **settings
+        )
     else:
         if "train" not in raw_datasets:
             raise ValueError("Training a vocabulary needs a train split; or give --tokenizer_name.")
@@ -240,27 +271,53 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ------------------------------------------------------------------ model
     if model is None:
-        settings = dict(
-            vocab_size=len(tokenizer),
-            embedding_dim=model_args.embedding_dim,
-            word_hidden_size=model_args.word_hidden_size,
-            sentence_hidden_size=model_args.sentence_hidden_size,
-            attention_dim=model_args.attention_dim,
-            word_encoder=model_args.word_encoder,
-            sentence_encoder=model_args.sentence_encoder,
-            embedding_dropout=model_args.embedding_dropout,
-            hidden_dropout=model_args.hidden_dropout,
-            classifier_dropout=model_args.classifier_dropout,
-            pad_token_id=tokenizer.pad_token_id,
+        labels = dict(
             num_labels=len(label_list) if problem_type != "regression" else 1,
             problem_type=problem_type,
             id2label=dict(enumerate(label_list)) if problem_type != "regression" else None,
             label2id={label: i for i, label in enumerate(label_list)} if problem_type != "regression" else None,
         )
+        settings = dict(
+            sentence_hidden_size=model_args.sentence_hidden_size,
+            attention_dim=model_args.attention_dim,
+            sentence_encoder=model_args.sentence_encoder,
+            hidden_dropout=model_args.hidden_dropout,
+            classifier_dropout=model_args.classifier_dropout,
+            word_pooling=model_args.word_pooling,
+            **labels,
+        )
         settings.update(parse_config_overrides(model_args.config_overrides))
-        model = HANForDocumentClassification(HANConfig(**settings))  # HANConfig validates every setting
+        if model_args.word_encoder_name_or_path:
+            model = HANForDocumentClassification.from_word_encoder(
+                model_args.word_encoder_name_or_path,
+                freeze=model_args.freeze_word_encoder,
+                cache_dir=model_args.cache_dir,
+                token=model_args.token,
+                **settings,
+            )
+        else:
+            settings = dict(
+                vocab_size=len(tokenizer),
+                embedding_dim=model_args.embedding_dim,
+                word_hidden_size=model_args.word_hidden_size,
+                word_encoder=model_args.word_encoder,
+                embedding_dropout=model_args.embedding_dropout,
+                pad_token_id=tokenizer.pad_token_id,
+                **settings,
+            )
+            model = HANForDocumentClassification(HANConfig(**settings))  # HANConfig validates every setting
     tokenizer.check_model_compatibility(model)
-    if model_args.word_vectors or model_args.train_word_vectors:
+    if model_args.distill_word_vectors_from:
+        vectors = distill_word_vectors(
+            tokenizer,
+            model_args.distill_word_vectors_from,
+            dimensions=model.config.embedding_dim,
+            method=model_args.distillation_method,
+            cache_dir=model_args.cache_dir,
+            token=model_args.token,
+        )
+        model.load_word_vectors(vectors, tokenizer, freeze=model_args.freeze_word_embeddings)
+    elif model_args.word_vectors or model_args.train_word_vectors:
         initialise_word_vectors(model, tokenizer, raw_datasets, text_column, model_args, training_args)
     elif model_args.freeze_word_embeddings:
         model.config.freeze_word_embeddings = True
@@ -327,6 +384,12 @@ def main(argv: list[str] | None = None) -> dict:
         data_collator=DataCollatorForDocumentClassification(tokenizer=tokenizer),
         compute_metrics=lambda prediction: compute_metrics(prediction, problem_type),
         callbacks=callbacks,
+        # a pretrained word encoder fine-tunes at its own, lower learning rate
+        word_encoder_learning_rate=(
+            model_args.word_encoder_learning_rate
+            if model.config.word_encoder == "pretrained" and not model.config.freeze_word_encoder
+            else None
+        ),
     )
 
     results = {}
@@ -670,6 +733,27 @@ def write_predictions(path: Path, logits: np.ndarray, problem_type: str, id2labe
             record["text"] = (texts[index] or "")[:200]  # an empty cell is read as None
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     logger.info(f"Predictions written to {path}")
+
+
+def check_model_options(model_args) -> None:
+    """Options that cannot go together fail here, before anything is loaded or trained."""
+    if model_args.word_encoder_name_or_path:
+        clashing = [
+            f"--{name}"
+            for name in ("model_name_or_path", "word_vectors", "distill_word_vectors_from")
+            if getattr(model_args, name)
+        ] + ["--train_word_vectors"] * model_args.train_word_vectors
+        if clashing:
+            raise ValueError(
+                f"--word_encoder_name_or_path builds a new HAN over that encoder, which embeds its own tokens; it "
+                f"does not go with {', '.join(clashing)}."
+            )
+    elif model_args.freeze_word_encoder:
+        raise ValueError("--freeze_word_encoder applies to --word_encoder_name_or_path.")
+    if model_args.distill_word_vectors_from and (model_args.word_vectors or model_args.train_word_vectors):
+        raise ValueError(
+            "Give one source of word vectors: --distill_word_vectors_from, --word_vectors or --train_word_vectors."
+        )
 
 
 def initialise_word_vectors(model, tokenizer, raw_datasets, text_column, model_args, training_args) -> None:

@@ -1,9 +1,14 @@
-"""`transformers`' own `ModelTesterMixin` and `ConfigTester`, run for HAN (the paper's model and two variants)."""
+"""
+`transformers`' own `ModelTesterMixin` and `ConfigTester`, run for HAN: the paper's model, two variants, and HAN over
+a (tiny, random) pretrained BERT.
+"""
 
+import json
 import unittest
 from unittest import mock
 
 import torch
+from transformers import BertConfig
 
 from hf_han import HANConfig, HANForDocumentClassification, HANModel
 
@@ -103,6 +108,19 @@ class HANModelTest(modeling_common.ModelTesterMixin, unittest.TestCase):
         with mock.patch.object(self, "all_model_classes", (HANForDocumentClassification,)):
             super().test_training()
 
+    # the same for the gradient checkpointing tests, which compute HANModel's (absent) loss otherwise
+    def test_training_gradient_checkpointing(self):
+        with mock.patch.object(self, "all_model_classes", (HANForDocumentClassification,)):
+            super().test_training_gradient_checkpointing()
+
+    def test_training_gradient_checkpointing_use_reentrant_false(self):
+        with mock.patch.object(self, "all_model_classes", (HANForDocumentClassification,)):
+            super().test_training_gradient_checkpointing_use_reentrant_false()
+
+    def test_training_gradient_checkpointing_use_reentrant_true(self):
+        with mock.patch.object(self, "all_model_classes", (HANForDocumentClassification,)):
+            super().test_training_gradient_checkpointing_use_reentrant_true()
+
     def test_attention_outputs(self):
         self.skipTest(
             "HAN's attentions are pooling weights per level, (batch, sentences, words) and (batch, sentences), not "
@@ -116,3 +134,17 @@ class HANStructuredAttentionModelTest(HANModelTest):
 
 class HANTransformerEncodersModelTest(HANModelTest):
     variant = {"word_encoder": "transformer", "sentence_encoder": "transformer"}
+
+
+class HANPretrainedWordEncoderModelTest(HANModelTest):
+    encoder = BertConfig(
+        vocab_size=99, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=20,
+        max_position_embeddings=16, pad_token_id=0,
+    )  # fmt: skip
+    # the nested configuration as a saved config.json holds it, so that the config tester's round trips compare alike
+    variant = {
+        "word_encoder": "pretrained",
+        "word_encoder_config": json.loads(
+            HANConfig(vocab_size=99, word_encoder="pretrained", word_encoder_config=encoder).to_json_string()
+        )["word_encoder_config"],
+    }

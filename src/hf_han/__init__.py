@@ -4,6 +4,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassificati
 
 from .configuration_han import HANConfig
 from .data_collator import DataCollatorForDocumentClassification
+from .distillation_han import distill_word_vectors
 from .explanation_han import Explanation
 from .modelcard_han import HANModelCardData
 from .modeling_han import (
@@ -50,5 +51,6 @@ __all__ = [
     "HANTokenizer",
     "HANTrainer",
     "__version__",
+    "distill_word_vectors",
     "load_word_vectors",
 ]

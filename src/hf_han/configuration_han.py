@@ -2,13 +2,16 @@
 
 from typing import ClassVar
 
-from transformers import PreTrainedConfig
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
 from transformers.utils import logging
 
 
 logger = logging.get_logger(__name__)
 
 ENCODERS = ("gru", "lstm", "transformer")
+WORD_ENCODERS = (*ENCODERS, "pretrained")
+WORD_POOLINGS = ("attention", "mean", "cls")
 ATTENTIONS = ("additive", "structured")
 PENALTY_NORMALIZATIONS = ("paper", "mean")
 CONTEXTS = ("none", "left", "bidirectional")
@@ -36,8 +39,21 @@ class HANConfig(PreTrainedConfig):
         attention_dim (`int`, *optional*, defaults to 100):
             Dimension of the attention projections and of the context vectors `u_w` and `u_s`.
         word_encoder (`str`, *optional*, defaults to `"gru"`):
-            The word encoder: a bidirectional `"gru"` or `"lstm"`, or a `"transformer"` (self-attention layers of
-            width `2 * word_hidden_size`, Vaswani et al. 2017).
+            The word encoder: a bidirectional `"gru"` or `"lstm"`, a `"transformer"` (self-attention layers of
+            width `2 * word_hidden_size`, Vaswani et al. 2017), or `"pretrained"`: any `transformers` encoder
+            (BERT, MiniLM, RoBERTa, XLM-R, ModernBERT, ...) described by `word_encoder_config`, which reads each
+            real sentence with its special tokens (see [`HANForDocumentClassification.from_word_encoder`]). Its
+            token states have its `hidden_size`; `embedding_dim` and `word_hidden_size` are then unused.
+        word_encoder_config (`PreTrainedConfig` or `dict`, *optional*):
+            The configuration of the pretrained word encoder (`word_encoder="pretrained"`), saved inside this one, so
+            that a trained model reloads without the encoder's own files.
+        word_encoder_name_or_path (`str`, *optional*):
+            Where the pretrained word encoder came from (a Hub id or a folder); the model card's `base_model`.
+        word_pooling (`str`, *optional*, defaults to `"attention"`):
+            How a sentence's word states become its vector: `"attention"` (the paper's word attention, or the
+            `attention` variant), `"mean"`, or `"cls"` (the first token's state: a pretrained encoder's `[CLS]`).
+        freeze_word_encoder (`bool`, *optional*, defaults to `False`):
+            Keep the pretrained word encoder fixed (in evaluation mode, without gradients) while the rest trains.
         sentence_encoder (`str`, *optional*, defaults to `"gru"`):
             The sentence encoder, one of `"gru"`, `"lstm"`, `"transformer"` (of width `2 * sentence_hidden_size`).
         num_word_layers (`int`, *optional*, defaults to 1):
@@ -107,6 +123,10 @@ class HANConfig(PreTrainedConfig):
     # Entries of a saved `config.json` that this installation does not read: a saved folder carries some for users
     # who load it as remote code, and the package, where it serves them itself, lists them here when imported.
     ignored_on_load: ClassVar[tuple[str, ...]] = ()
+    # the pretrained word encoder's configuration, nested (any model type `transformers` knows)
+    sub_configs_defaults: ClassVar[dict[str, SubConfigSpec]] = {
+        "word_encoder_config": SubConfigSpec(config_class=AutoConfig, model_type="bert", optional=True)
+    }
 
     vocab_size: int = 50000
     embedding_dim: int = 200
@@ -131,6 +151,10 @@ class HANConfig(PreTrainedConfig):
     hidden_dropout: float = 0.1
     classifier_dropout: float = 0.1
     freeze_word_embeddings: bool = False
+    word_encoder_config: dict | PreTrainedConfig | None = None
+    word_encoder_name_or_path: str | None = None
+    word_pooling: str = "attention"
+    freeze_word_encoder: bool = False
     initializer_range: float = 0.02
     pad_token_id: int = 0
 
@@ -153,8 +177,9 @@ class HANConfig(PreTrainedConfig):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
                 raise ValueError(f"`{name}` must be a float in [0, 1), got {value!r}.")
         for name, allowed in (
-            ("word_encoder", ENCODERS),
+            ("word_encoder", WORD_ENCODERS),
             ("sentence_encoder", ENCODERS),
+            ("word_pooling", WORD_POOLINGS),
             ("attention", ATTENTIONS),
             ("attention_penalty_normalization", PENALTY_NORMALIZATIONS),
             ("context", CONTEXTS),
@@ -163,6 +188,7 @@ class HANConfig(PreTrainedConfig):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"`{name}` must be one of {allowed}, got {getattr(self, name)!r}.")
         self._check_variants()
+        self._check_word_encoder()
         if isinstance(self.pad_token_id, bool) or not isinstance(self.pad_token_id, int):
             raise ValueError(f"`pad_token_id` must be an int, got {self.pad_token_id!r}.")
         if not 0 <= self.pad_token_id < self.vocab_size:
@@ -199,6 +225,45 @@ class HANConfig(PreTrainedConfig):
             "HANConfig.num_hidden_layers is derived: num_word_layers + num_sentence_layers. Set those instead of "
             f"num_hidden_layers={value!r}."
         )
+
+    @property
+    def word_width(self) -> int:
+        """The width of the word states: the pretrained encoder's `hidden_size`, or `2 * word_hidden_size`."""
+        if self.word_encoder == "pretrained":
+            return self.word_encoder_config.hidden_size
+        return 2 * self.word_hidden_size
+
+    def _check_word_encoder(self) -> None:
+        """A pretrained word encoder needs its configuration, and the vocabulary is the encoder's."""
+        if not isinstance(self.freeze_word_encoder, bool):
+            raise ValueError(f"`freeze_word_encoder` must be a bool, got {self.freeze_word_encoder!r}.")
+        if self.word_encoder != "pretrained":
+            if self.word_pooling == "cls":
+                raise ValueError(
+                    "`word_pooling='cls'` reads a pretrained encoder's first ([CLS]) token; a word encoder "
+                    f"{self.word_encoder!r} has none. Use 'attention' or 'mean'."
+                )
+            if self.freeze_word_encoder:
+                raise ValueError(
+                    "`freeze_word_encoder` applies to word_encoder='pretrained'; to keep word embeddings fixed, "
+                    "use `freeze_word_embeddings`."
+                )
+            return
+        if self.word_encoder_config is None:
+            raise ValueError(
+                "word_encoder='pretrained' needs `word_encoder_config`, the encoder's configuration: build the model "
+                "with HANForDocumentClassification.from_word_encoder(name_or_path, ...)."
+            )
+        encoder_vocab = getattr(self.word_encoder_config, "vocab_size", None)
+        if encoder_vocab is not None and encoder_vocab != self.vocab_size:
+            raise ValueError(
+                f"`vocab_size` ({self.vocab_size}) must be the pretrained word encoder's ({encoder_vocab}): its "
+                "embeddings read the ids of its own tokenizer."
+            )
+        if self.context != "none" and self.word_pooling != "attention":
+            raise ValueError(
+                "Context-aware attention (`context`) pools words by attention: use word_pooling='attention'."
+            )
 
     def _check_variants(self) -> None:
         """Sizes of the variants, and the combinations that would silently do nothing."""

@@ -2,8 +2,10 @@
 
 import importlib.metadata
 import json
+import os
+import re
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from huggingface_hub import CardData, EvalResult, ModelCard, ModelCardData
@@ -29,6 +31,9 @@ CONFIG_SHOWN = (
     "hidden_dropout",
     "classifier_dropout",
     "freeze_word_embeddings",
+    "word_encoder_name_or_path",
+    "word_pooling",
+    "freeze_word_encoder",
     "problem_type",
 )
 
@@ -42,9 +47,11 @@ TEMPLATE = """---
 
 A Hierarchical Attention Network (Yang et al., NAACL 2016) for document classification
 {%- if dataset_name %}, trained on {{ dataset_name }}{% endif %}, built with
-hf-han. Words are read by a bidirectional {{ word_encoder }} and pooled into
-sentence vectors by attention; sentences are read by a bidirectional {{ sentence_encoder }} and pooled into a
-document vector by a second attention. The attention weights show which sentences, and which words within them,
+hf-han. {% if pretrained_encoder %}Each sentence is read by a pretrained {{ pretrained_encoder }}
+{%- if base_model %} ({{ base_model }}){% endif %}, whose token states are pooled into a sentence vector by
+{{ word_pooling }}{% else %}Words are read by a bidirectional {{ word_encoder }} and pooled into
+sentence vectors by attention{% endif %}; sentences are read by a bidirectional {{ sentence_encoder }} and pooled into
+a document vector by a second attention. The attention weights show which sentences, and which words within them,
 drove each prediction.
 
 {% if labels %}- **Labels** ({{ labels | length }}): {{ labels | join(", ") }}
@@ -151,6 +158,8 @@ class HANModelCardData(CardData):
         attention_text (`str`, *optional*): a text rendering of the attention on `example_text`.
         attention_picture (`str`, *optional*): the file name of a PNG of that attention, saved beside the card.
         tags (`list[str]`): extra Hub tags.
+        base_model (`str`, *optional*): the Hub id of the pretrained model this one builds on; by default the
+            pretrained word encoder's, when it was loaded by Hub id.
     """
 
     model_name: str | None = None
@@ -167,6 +176,7 @@ class HANModelCardData(CardData):
     attention_text: str | None = None
     attention_picture: str | None = None
     tags: list[str] = field(default_factory=list)
+    base_model: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The YAML metadata of the card, in the Hub's model-card schema (with `model-index`)."""
@@ -210,6 +220,7 @@ class HANModelCardData(CardData):
             pipeline_tag="text-classification",
             tags=tags + [text(tag) for tag in self.tags if tag not in tags],
             datasets=[text(self.dataset_id)] if self.dataset_id else None,
+            base_model=self.base_model and text(self.base_model),
             metrics=metrics or None,
             eval_results=results or None,
         )
@@ -221,6 +232,11 @@ def generate_model_card(card_data: HANModelCardData, model) -> ModelCard:
     import transformers
 
     config = model.config
+    pretrained_encoder = None
+    if config.word_encoder == "pretrained":
+        pretrained_encoder = getattr(config.word_encoder_config, "model_type", "transformer").upper()
+        if card_data.base_model is None and _is_hub_id(config.word_encoder_name_or_path):
+            card_data = replace(card_data, base_model=config.word_encoder_name_or_path)
     labels = [config.id2label[i] for i in sorted(config.id2label)] if config.problem_type != "regression" else []
     hyperparameters = {name: getattr(config, name) for name in CONFIG_SHOWN if getattr(config, name, None) is not None}
     hyperparameters.update(card_data.hyperparameters)
@@ -238,6 +254,11 @@ def generate_model_card(card_data: HANModelCardData, model) -> ModelCard:
         model_name=text(card_data.model_name or (card_data.model_id or "HAN").split("/")[-1]),
         model_id=_python_string(card_data.model_id or "path/to/model"),
         word_encoder=config.word_encoder.upper(),
+        pretrained_encoder=pretrained_encoder and text(pretrained_encoder),
+        base_model=card_data.base_model and text(card_data.base_model),
+        word_pooling={"attention": "attention", "mean": "their mean", "cls": "its first ([CLS]) token"}[
+            config.word_pooling
+        ],
         sentence_encoder=config.sentence_encoder.upper(),
         labels=[text(label) for label in labels],
         problem_type=config.problem_type or ("single_label_classification" if config.num_labels > 1 else "regression"),
@@ -261,6 +282,11 @@ def generate_model_card(card_data: HANModelCardData, model) -> ModelCard:
 def _python_string(text: str) -> str:
     """A double-quoted Python string literal of `text` that cannot end its Markdown code block."""
     return json.dumps(neutralise(text)).replace("`", "\\u0060")
+
+
+def _is_hub_id(name: str | None) -> bool:
+    """Whether `name` reads as a Hub model id ("org/name" or "name"), not a folder on this machine."""
+    return bool(name) and not os.path.exists(name) and re.fullmatch(r"[\w.-]+(/[\w.-]+)?", name) is not None
 
 
 def is_generated_card(text: str) -> bool:

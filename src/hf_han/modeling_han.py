@@ -12,7 +12,7 @@ from transformers.utils import ModelOutput, logging
 
 from .configuration_han import HANConfig
 from .hub_han import HANHubMixin
-from .inputs_han import check_inputs, in_layout, pack_documents, through_layout
+from .inputs_han import PackedDocuments, check_inputs, in_layout, pack_documents, through_layout
 from .recurrence_han import HANBidirectionalEncoder
 from .transformer_han import HANTransformerEncoder
 from .word_vectors_han import load_word_vectors
@@ -225,6 +225,9 @@ class HANPreTrainedModel(HANHubMixin, PreTrainedModel):
     main_input_name = "input_ids"
     # `forward` takes no **kwargs, so Trainer scales the loss for gradient accumulation and DDP itself
     accepts_loss_kwargs = False
+    # the encoders (HAN's recurrent ones whole, Transformer and pretrained encoders layer by layer) are
+    # `GradientCheckpointingLayer`s: with checkpointing on, their activations are recomputed in the backward pass
+    supports_gradient_checkpointing = True
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -253,6 +256,26 @@ class HANPreTrainedModel(HANHubMixin, PreTrainedModel):
         elif isinstance(module, HANAttention) and not module.structured:
             init.normal_(module.context_vector, mean=0.0, std=module.context_vector.numel() ** -0.5)
 
+    @classmethod
+    def from_word_encoder(cls, pretrained_model_name_or_path, freeze: bool = False, **kwargs) -> "HANPreTrainedModel":
+        """
+        A HAN whose word encoder is the pretrained `transformers` encoder at `pretrained_model_name_or_path` (a
+        folder or a Hub id; BERT, MiniLM, RoBERTa, XLM-R, ModernBERT, ...), with its weights; the rest of HAN is
+        newly initialised. Encode documents with `HANTokenizer.from_pretrained_tokenizer` of the same path, which
+        puts the encoder's special tokens around each sentence. The saved model holds the encoder's configuration
+        and weights: it reloads without the encoder's own files.
+
+        Args:
+            pretrained_model_name_or_path (`str` or `os.PathLike`): the encoder.
+            freeze (`bool`, *optional*, defaults to `False`): keep the encoder fixed (`config.freeze_word_encoder`).
+            kwargs: `HANConfig` settings (`num_labels`, `id2label`, `sentence_hidden_size`, `word_pooling`, ...) and
+                `AutoModel.from_pretrained`'s (`cache_dir`, `token`, `revision`, `local_files_only`,
+                `trust_remote_code`, `dtype`).
+        """
+        from .pretrained_han import with_pretrained_word_encoder
+
+        return with_pretrained_word_encoder(cls, pretrained_model_name_or_path, freeze, **kwargs)
+
     def load_word_vectors(
         self,
         vectors: Mapping[str, Sequence[float]] | str,
@@ -272,18 +295,30 @@ class HANModel(HANPreTrainedModel):
 
     def __init__(self, config: HANConfig):
         super().__init__(config)
-        self.word_embeddings = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.pad_token_id)
+        if config.word_encoder == "pretrained":  # the encoder embeds its own tokens
+            from .pretrained_han import HANPretrainedWordEncoder
+
+            self.word_embeddings = None
+            self.word_encoder = HANPretrainedWordEncoder(
+                config.word_encoder_config, config.pad_token_id, frozen=config.freeze_word_encoder
+            )
+        else:
+            self.word_embeddings = nn.Embedding(
+                config.vocab_size, config.embedding_dim, padding_idx=config.pad_token_id
+            )
+            self.word_encoder = build_encoder(
+                config.word_encoder, config.embedding_dim, config.word_hidden_size, config.num_word_layers, config
+            )
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
-        word_width, sentence_width = 2 * config.word_hidden_size, 2 * config.sentence_hidden_size
-        self.word_encoder = build_encoder(
-            config.word_encoder, config.embedding_dim, config.word_hidden_size, config.num_word_layers, config
-        )
+        word_width, sentence_width = config.word_width, 2 * config.sentence_hidden_size
         attention_options = {
             "structured": config.attention == "structured",
             "hops": config.attention_hops,
             "penalty_normalization": config.attention_penalty_normalization,
         }
-        if config.context == "none":
+        if config.word_pooling != "attention":
+            self.word_attention = None  # a fixed pooling (see `_fixed_word_weights`)
+        elif config.context == "none":
             self.word_attention = HANAttention(word_width, config.attention_dim, **attention_options)
         else:
             from .context_han import HANContextAttention  # CAHAN's attention extends HANAttention above
@@ -304,14 +339,21 @@ class HANModel(HANPreTrainedModel):
         )
         self.sentence_attention = HANAttention(sentence_width, config.attention_dim, **attention_options)
         self.post_init()
-        if config.freeze_word_embeddings:
+        if config.freeze_word_embeddings and self.word_embeddings is not None:
             self.word_embeddings.weight.requires_grad_(False)
+        if config.freeze_word_encoder:
+            self.word_encoder.requires_grad_(False)
 
     def get_input_embeddings(self) -> nn.Embedding:
+        if self.word_embeddings is None:
+            return self.word_encoder.encoder.get_input_embeddings()
         return self.word_embeddings
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.word_embeddings = value
+        if self.word_embeddings is None:
+            self.word_encoder.encoder.set_input_embeddings(value)
+        else:
+            self.word_embeddings = value
 
     def forward(
         self,
@@ -353,14 +395,23 @@ class HANModel(HANPreTrainedModel):
                 word_states, packed.word_index, (batch_size, num_sentences, num_words, word_states.size(-1))
             )
         if self.config.context == "none":
-            word_weights = self.word_attention.weights(word_states, packed.word_sentence, packed.num_sentences)  # a_it
+            if self.word_attention is None:  # mean or [CLS] pooling
+                word_weights = self._fixed_word_weights(packed, word_states)
+            else:
+                word_weights = self.word_attention.weights(word_states, packed.word_sentence, packed.num_sentences)
             if output_attentions:
                 word_attentions, word_weights = self._attentions_through_layout(
                     word_weights, packed.word_index, (batch_size, num_sentences, num_words)
                 )
-            sentence_vectors, word_penalty = self.word_attention.pool(
-                word_states, word_weights, packed.word_sentence, packed.num_sentences
-            )  # (n_sentences, 2 * word_hidden)
+            if self.word_attention is None:
+                sentence_vectors = word_states.new_zeros(packed.num_sentences, word_states.size(-1)).index_add(
+                    0, packed.word_sentence, word_weights * word_states
+                )  # (n_sentences, word_width)
+                word_penalty = None
+            else:
+                sentence_vectors, word_penalty = self.word_attention.pool(
+                    word_states, word_weights, packed.word_sentence, packed.num_sentences
+                )  # (n_sentences, word_width)
         else:
             sentence_vectors, word_weights, word_penalty = self.word_attention.attend_in_context(
                 word_states,
@@ -398,7 +449,8 @@ class HANModel(HANPreTrainedModel):
         document_vector, sentence_penalty = self.sentence_attention.pool(
             sentence_states, sentence_weights, packed.sentence_document, batch_size
         )  # (batch, 2 * sentence_hidden)
-        penalty = None if word_penalty is None else word_penalty + sentence_penalty
+        penalties = [penalty for penalty in (word_penalty, sentence_penalty) if penalty is not None]
+        penalty = sum(penalties) if penalties else None
 
         output = HANModelOutput(
             document_vector=document_vector,
@@ -428,6 +480,8 @@ class HANModel(HANPreTrainedModel):
 
     def _encode_words(self, word_ids: torch.LongTensor, sentence_lengths: torch.LongTensor) -> torch.Tensor:
         """Embed and encode packed word ids `(n_words,)` of sentences of `sentence_lengths` `(n_sentences,)`."""
+        if self.word_embeddings is None:  # a pretrained encoder embeds its own tokens
+            return self.word_encoder(word_ids, sentence_lengths)  # (n_words, hidden_size)
         embedding_matrix = self.word_embeddings.weight
         if self.config.freeze_word_embeddings:
             # checked here rather than through requires_grad, which from_pretrained resets when it loads weights
@@ -440,6 +494,16 @@ class HANModel(HANPreTrainedModel):
         distinct_ids, occurrence = torch.unique(word_ids, return_inverse=True)  # (distinct,), (n_words,)
         embeddings = nn.functional.embedding(distinct_ids, embedding_matrix)  # (distinct, emb)
         return self.word_encoder(embeddings, sentence_lengths, index=occurrence)
+
+    def _fixed_word_weights(self, packed: PackedDocuments, word_states: torch.Tensor) -> torch.Tensor:
+        """Word weights `(n_words, 1)` of mean pooling (1 / length) or [CLS] pooling (1 on each first token)."""
+        lengths = packed.sentence_lengths[packed.word_sentence]  # (n_words,)
+        if self.config.word_pooling == "mean":
+            weights = 1.0 / lengths.to(word_states.dtype)
+        else:
+            first = torch.cumsum(packed.sentence_lengths, 0) - packed.sentence_lengths  # (n_sentences,)
+            weights = word_states.new_zeros(len(lengths)).index_fill(0, first, 1.0)
+        return weights.unsqueeze(1)
 
 
 class HANForDocumentClassification(HANPreTrainedModel):
@@ -454,10 +518,10 @@ class HANForDocumentClassification(HANPreTrainedModel):
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
-        return self.han.word_embeddings
+        return self.han.get_input_embeddings()
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.han.word_embeddings = value
+        self.han.set_input_embeddings(value)
 
     def forward(
         self,

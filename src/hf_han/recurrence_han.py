@@ -5,11 +5,12 @@ padding, with no padded step computed on CPU. `bidirectional_reference` is the p
 
 import torch
 from torch import nn
+from transformers.modeling_layers import GradientCheckpointingLayer
 
 from .packing_han import PaddedBlocks
 
 
-class HANBidirectionalEncoder(nn.Module):
+class HANBidirectionalEncoder(GradientCheckpointingLayer):
     """
     Stacked bidirectional GRU or LSTM over packed sequences (the rows laid end to end), exact whatever the padding.
 

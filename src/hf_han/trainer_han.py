@@ -25,7 +25,13 @@ TRAINING_ARGUMENTS_SHOWN = (
 
 
 class HANModelCardCallback(TrainerCallback):
-    """Fills the model's `model_card_data` while a `Trainer` runs: hyperparameters, evaluations, sample counts."""
+    """
+    Fills the model's `model_card_data` while a `Trainer` runs: hyperparameters (those of `TrainingArguments` worth
+    showing, and `extra_hyperparameters`), evaluations, sample counts.
+    """
+
+    def __init__(self, extra_hyperparameters: dict | None = None):
+        self.extra_hyperparameters = dict(extra_hyperparameters or {})
 
     def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
         card_data = _card_data_of(model)
@@ -35,6 +41,7 @@ class HANModelCardCallback(TrainerCallback):
             name: getattr(args, name) for name in TRAINING_ARGUMENTS_SHOWN if getattr(args, name, None) is not None
         }
         card_data.hyperparameters["train_batch_size (all devices)"] = args.train_batch_size * args.world_size
+        card_data.hyperparameters.update(self.extra_hyperparameters)
         card_data.hyperparameters = {
             name: (value.value if hasattr(value, "value") else value)
             for name, value in card_data.hyperparameters.items()
@@ -88,11 +95,54 @@ class HANTrainer(Trainer):
     `model_card_data` is filled during training (hyperparameters, evaluations) and `create_model_card`, which
     `push_to_hub` calls, writes the HAN model card instead of the generic one. When
     `model.model_card_data.example_text` is set, the card shows the model's attention on it.
+
+    Args:
+        word_encoder_learning_rate (`float`, *optional*): the peak learning rate of a pretrained word encoder
+            (`HANConfig(word_encoder="pretrained")`), which fine-tunes best far below what HAN's own layers take
+            (`args.learning_rate`); both follow the same schedule. By default everything trains at
+            `args.learning_rate`.
+        args, kwargs: as for [`~transformers.Trainer`].
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, word_encoder_learning_rate: float | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.add_callback(HANModelCardCallback())
+        if word_encoder_learning_rate is not None and not word_encoder_learning_rate > 0:
+            raise ValueError(f"`word_encoder_learning_rate` must be positive, got {word_encoder_learning_rate!r}.")
+        self.word_encoder_learning_rate = word_encoder_learning_rate
+        extra = (
+            {} if word_encoder_learning_rate is None else {"word_encoder_learning_rate": word_encoder_learning_rate}
+        )
+        self.add_callback(HANModelCardCallback(extra))
+
+    def create_optimizer(self, model=None):
+        """As `Trainer` does, with the pretrained word encoder's parameters in groups of their own learning rate."""
+        if self.word_encoder_learning_rate is None or self.optimizer is not None:
+            return super().create_optimizer(model)
+        model = self.model if model is None else model
+        word_encoder = getattr(getattr(model, "base_model", model), "word_encoder", None)
+        if word_encoder is None or not hasattr(word_encoder, "encoder"):
+            raise ValueError(
+                "`word_encoder_learning_rate` applies to a HAN with a pretrained word encoder "
+                "(HANForDocumentClassification.from_word_encoder); this model has none."
+            )
+        in_encoder = {id(parameter) for parameter in word_encoder.parameters()}
+        decayed = set(self.get_decay_parameter_names(model))
+        groups = []
+        for encoder, learning_rate in ((False, self.args.learning_rate), (True, self.word_encoder_learning_rate)):
+            for decay in (True, False):
+                parameters = [
+                    parameter
+                    for name, parameter in model.named_parameters()
+                    if parameter.requires_grad
+                    and (id(parameter) in in_encoder) == encoder
+                    and (name in decayed) == decay
+                ]
+                if parameters:
+                    weight_decay = self.args.weight_decay if decay else 0.0
+                    groups.append({"params": parameters, "weight_decay": weight_decay, "lr": learning_rate})
+        optimizer_class, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+        self.optimizer = optimizer_class(groups, **optimizer_kwargs)
+        return self.optimizer
 
     def create_model_card(
         self,

@@ -4,11 +4,12 @@ import math
 
 import torch
 from torch import nn
+from transformers.modeling_layers import GradientCheckpointingLayer
 
 from .packing_han import PaddedBlocks
 
 
-class HANTransformerLayer(nn.Module):
+class HANTransformerLayer(GradientCheckpointingLayer):
     """One pre-norm Transformer layer: multi-head self-attention over real positions, then a feed-forward layer."""
 
     def __init__(self, width: int, heads: int, ffn_dim: int, dropout: float):
