@@ -28,7 +28,7 @@ setup(
         "jinja2>=3",  # model cards are rendered from a template by huggingface_hub
     ],
     extras_require={
-        "train": ["datasets>=3", "accelerate>=1.0", "scikit-learn>=1.3"],
+        "train": ["datasets>=3", "accelerate>=1.0", "scikit-learn>=1.3", "gensim>=4.3"],  # gensim: skip-gram vectors
         "viz": ["matplotlib>=3.7"],
         "vectors": ["gensim>=4.3"],
         "languages": ["sentencex>=1.0"],  # sentences by a language's rules (HANTokenizer(language=...))

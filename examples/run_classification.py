@@ -67,8 +67,8 @@ class ModelArguments:
     word_encoder: str = field(default="gru", metadata={"help": "Word encoder cell: gru or lstm."})
     sentence_encoder: str = field(default="gru", metadata={"help": "Sentence encoder cell: gru or lstm."})
     embedding_dropout: float = field(default=0.0, metadata={"help": "Dropout on the word embeddings."})
-    hidden_dropout: float = field(default=0.1, metadata={"help": "Dropout on the sentence vectors."})
-    classifier_dropout: float = field(default=0.1, metadata={"help": "Dropout on the document vector."})
+    hidden_dropout: float = field(default=0.3, metadata={"help": "Dropout on the sentence vectors."})
+    classifier_dropout: float = field(default=0.3, metadata={"help": "Dropout on the document vector."})
     config_overrides: str | None = field(
         default=None,
         metadata={
@@ -80,8 +80,11 @@ class ModelArguments:
         default=None, metadata={"help": "A word2vec or GloVe text file to initialise the word embeddings from."}
     )
     train_word_vectors: bool = field(
-        default=False,
-        metadata={"help": "Initialise the embeddings by skip-gram on the training split, as the paper did (gensim)."},
+        default=True,
+        metadata={
+            "help": "Initialise the embeddings by skip-gram on the training split, as the paper did (gensim): on by "
+            "default for a new word-level HAN given no other vectors; --train_word_vectors false turns it off."
+        },
     )
     word_vectors_epochs: int = field(default=5, metadata={"help": "Skip-gram epochs for --train_word_vectors."})
     freeze_word_embeddings: bool = field(default=False, metadata={"help": "Keep the word embeddings fixed."})
@@ -159,7 +162,7 @@ class DataTrainingArguments:
     max_predict_samples: int | None = field(default=None, metadata={"help": "Use only this many test documents."})
     preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for tokenization."})
     early_stopping_patience: int | None = field(
-        default=None, metadata={"help": "Stop after this many evaluations without improvement on validation."}
+        default=2, metadata={"help": "Stop after this many evaluations without improvement on validation."}
     )
 
 
@@ -169,10 +172,15 @@ class HANTrainingArguments(TrainingArguments):
 
     learning_rate: float = field(default=2e-3, metadata={"help": "Peak learning rate (AdamW)."})
     weight_decay: float = field(default=0.0, metadata={"help": "Weight decay."})
-    warmup_steps: float = field(default=20, metadata={"help": "Linear warm-up steps."})
-    per_device_train_batch_size: int = field(default=64, metadata={"help": "Training batch per device (paper: 64)."})
+    warmup_steps: float = field(
+        default=20,
+        metadata={"help": "Linear warm-up steps, or below 1 a fraction of all (0.1 over a pretrained encoder)."},
+    )
+    per_device_train_batch_size: int = field(
+        default=64, metadata={"help": "Training batch per device (paper: 64; 16 over a pretrained encoder)."}
+    )
     per_device_eval_batch_size: int = field(default=128, metadata={"help": "Evaluation batch per device."})
-    num_train_epochs: float = field(default=3.0, metadata={"help": "Training epochs."})
+    num_train_epochs: float = field(default=5.0, metadata={"help": "Training epochs (2 over a pretrained encoder)."})
     train_sampling_strategy: str = field(
         default="group_by_length", metadata={"help": "'group_by_length' batches documents of similar length."}
     )
@@ -191,11 +199,15 @@ def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 1 and argv[0].endswith(".json"):
         model_args, data_args, training_args = parser.parse_json_file(json_file=os.path.abspath(argv[0]))
+        given = set(json.loads(Path(argv[0]).read_text()))
     else:
         model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=argv)
+        given = {argument[2:].split("=")[0].replace("-", "_") for argument in argv if argument.startswith("--")}
+    if model_args.word_encoder_name_or_path:
+        apply_pretrained_defaults(training_args, given)
     setup_logging(training_args)
     logger.info(f"Training arguments: {training_args}")
-    check_model_options(model_args)
+    check_model_options(model_args, given)
 
     checkpoint = find_checkpoint(training_args)
     set_seed(training_args.seed)
@@ -317,7 +329,7 @@ def main(argv: list[str] | None = None) -> dict:
             token=model_args.token,
         )
         model.load_word_vectors(vectors, tokenizer, freeze=model_args.freeze_word_embeddings)
-    elif model_args.word_vectors or model_args.train_word_vectors:
+    elif model_args.word_vectors or wants_skipgram_vectors(model_args, tokenizer):
         initialise_word_vectors(model, tokenizer, raw_datasets, text_column, model_args, training_args)
     elif model_args.freeze_word_embeddings:
         model.config.freeze_word_embeddings = True
@@ -370,7 +382,11 @@ def main(argv: list[str] | None = None) -> dict:
         training_args.greater_is_better = problem_type != "regression"
     callbacks = []
     if data_args.early_stopping_patience is not None:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=data_args.early_stopping_patience))
+        evaluating = training_args.eval_strategy != "no" and "validation" in splits
+        if evaluating:
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=data_args.early_stopping_patience))
+        elif "early_stopping_patience" in given:  # the default applies only where there are evaluations
+            raise ValueError("--early_stopping_patience needs evaluations during training: set --eval_strategy.")
 
     card_data = model.model_card_data
     card_data.dataset_name = dataset_display_name
@@ -735,14 +751,15 @@ def write_predictions(path: Path, logits: np.ndarray, problem_type: str, id2labe
     logger.info(f"Predictions written to {path}")
 
 
-def check_model_options(model_args) -> None:
+def check_model_options(model_args, given: set[str]) -> None:
     """Options that cannot go together fail here, before anything is loaded or trained."""
+    skipgram = model_args.train_word_vectors and "train_word_vectors" in given  # asked for, not the default
     if model_args.word_encoder_name_or_path:
         clashing = [
             f"--{name}"
             for name in ("model_name_or_path", "word_vectors", "distill_word_vectors_from")
             if getattr(model_args, name)
-        ] + ["--train_word_vectors"] * model_args.train_word_vectors
+        ] + ["--train_word_vectors"] * skipgram
         if clashing:
             raise ValueError(
                 f"--word_encoder_name_or_path builds a new HAN over that encoder, which embeds its own tokens; it "
@@ -750,16 +767,36 @@ def check_model_options(model_args) -> None:
             )
     elif model_args.freeze_word_encoder:
         raise ValueError("--freeze_word_encoder applies to --word_encoder_name_or_path.")
-    if model_args.distill_word_vectors_from and (model_args.word_vectors or model_args.train_word_vectors):
+    if model_args.distill_word_vectors_from and (model_args.word_vectors or skipgram):
         raise ValueError(
             "Give one source of word vectors: --distill_word_vectors_from, --word_vectors or --train_word_vectors."
         )
 
 
+# Training settings that suit fine-tuning a pretrained word encoder, where the command line does not say otherwise.
+PRETRAINED_DEFAULTS = {"per_device_train_batch_size": 16, "num_train_epochs": 2.0, "warmup_steps": 0.1}
+
+
+def apply_pretrained_defaults(training_args, given: set[str]) -> None:
+    for name, value in PRETRAINED_DEFAULTS.items():
+        if name not in given:
+            setattr(training_args, name, value)
+
+
+def wants_skipgram_vectors(model_args, tokenizer) -> bool:
+    """--train_word_vectors (on by default): for a new word-level HAN that gets no other vectors."""
+    if not model_args.train_word_vectors:
+        return False
+    new_word_level = not (
+        model_args.model_name_or_path or model_args.word_encoder_name_or_path or tokenizer.is_subword
+    )
+    return new_word_level and not (model_args.word_vectors or model_args.distill_word_vectors_from)
+
+
 def initialise_word_vectors(model, tokenizer, raw_datasets, text_column, model_args, training_args) -> None:
     """Load `--word_vectors`, or train skip-gram vectors on the training split (rank 0 trains, the others read)."""
     path = model_args.word_vectors
-    if model_args.train_word_vectors:
+    if path is None:
         path = os.path.join(training_args.output_dir, "_word_vectors", "skipgram.txt")
         with training_args.main_process_first(desc="training word vectors"):
             if not os.path.exists(path):
@@ -778,7 +815,10 @@ def train_skipgram_vectors(tokenizer, texts: list[str], dim: int, epochs: int, s
     try:
         from gensim.models import Word2Vec
     except ImportError as error:
-        raise ImportError("--train_word_vectors needs gensim: pip install gensim") from error
+        raise ImportError(
+            "Skip-gram word vectors (--train_word_vectors, on by default for a new HAN) need gensim: pip install "
+            "gensim, or pass --train_word_vectors false."
+        ) from error
     sentences = [words for text in texts for words in tokenizer.sentence_words(text or "")]
     logger.info(f"Training {dim}-dimensional skip-gram vectors on {len(sentences)} sentences ({epochs} epochs)")
     word2vec = Word2Vec(

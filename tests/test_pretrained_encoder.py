@@ -414,3 +414,12 @@ def test_the_real_minilm_loads_offline_and_reads_each_sentence_as_it_does():
             expected = reference(**encoding).last_hidden_state[0]
         torch.testing.assert_close(word_states[0, index, : len(expected)], expected, atol=1e-4, rtol=0)
     assert tokenizer.tokenize("hyperparameterization")[0] == "hyper"  # pieces, not [UNK]
+
+
+def test_fine_tuning_defaults_apply_where_the_command_line_is_silent(tmp_path):
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+    import run_classification
+
+    args = run_classification.HANTrainingArguments(output_dir=str(tmp_path), num_train_epochs=7, report_to=[])
+    run_classification.apply_pretrained_defaults(args, {"output_dir", "num_train_epochs"})
+    assert (args.per_device_train_batch_size, args.num_train_epochs, args.warmup_steps) == (16, 7, 0.1)

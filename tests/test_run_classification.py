@@ -279,12 +279,16 @@ def test_word_vectors_from_a_file_and_from_skip_gram_training(tmp_path):
     assert torch.equal(row, torch.full((16,), 0.5))  # frozen: unchanged by training
     assert model.config.freeze_word_embeddings
 
+    assert not (out / "_word_vectors").exists()  # the file's vectors, not skip-gram ones
+
     pytest.importorskip("gensim")
-    out = tmp_path / "skipgram"
-    run(out, "--train_file", str(train), "--do_train", "--max_steps", "1", "--train_word_vectors",
-        "--word_vectors_epochs", "2")  # fmt: skip
+    out = tmp_path / "skipgram"  # skip-gram vectors are the default for a new HAN
+    run(out, "--train_file", str(train), "--do_train", "--max_steps", "1", "--word_vectors_epochs", "2")
     learned = (out / "_word_vectors" / "skipgram.txt").read_text().splitlines()
     assert learned[0].split() == [str(len(learned) - 1), "16"] and len(learned) > 10
+    out = tmp_path / "random"
+    run(out, "--train_file", str(train), "--do_train", "--max_steps", "1", "--train_word_vectors", "false")
+    assert not (out / "_word_vectors").exists()
 
 
 def test_continuing_from_a_trained_model_keeps_its_tokenizer_and_labels(tmp_path):
