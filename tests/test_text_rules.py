@@ -88,6 +88,9 @@ def test_the_sentence_terminals_are_unicode_s():
     terminal = regex.compile(r"\p{Sentence_Terminal}")
     listed = set(regex.findall(f"[{SENTENCE_TERMINALS}]", "".join(map(chr, range(0x110000)))))
     unicode_terminals = {chr(code) for code in range(0x110000) if terminal.match(chr(code))}
+    # The installed regex may know an older Unicode than the list: compare on what it has assigned.
+    unassigned = regex.compile(r"\p{Cn}")
+    listed = {character for character in listed if not unassigned.match(character)}
     # the Myanmar little section is a comma; "…" and the Greek question mark end sentences too
     assert listed == (unicode_terminals - {"\u104a"}) | {"\u2026", "\u037e"}
 
