@@ -32,6 +32,7 @@ setup(
         "viz": ["matplotlib>=3.7"],
         "vectors": ["gensim>=4.3"],
         "languages": ["sentencex>=1.0"],  # sentences by a language's rules (HANTokenizer(language=...))
+        "onnx": ["onnx>=1.17", "onnxruntime>=1.20", "onnxscript>=0.3"],  # python -m hf_han.export, ONNX serving
         "dev": [
             "datasets>=3",
             "accelerate>=1.0",
@@ -39,6 +40,9 @@ setup(
             "matplotlib>=3.7",
             "gensim>=4.3",
             "sentencex>=1.0",
+            "onnx>=1.17",
+            "onnxruntime>=1.20",
+            "onnxscript>=0.3",
             "nltk>=3.8",  # the tokenizer benchmark's baseline
             "parameterized>=0.9",  # imported by transformers' common model tests
             "pytest>=8",

@@ -382,6 +382,9 @@ class HANModel(HANPreTrainedModel):
             self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         )
         return_dict = self.config.return_dict if return_dict is None else return_dict
+        if torch.compiler.is_exporting():  # a static graph: no packing, no data-dependent checks
+            output = self._forward_padded(input_ids, attention_mask, output_attentions, output_hidden_states)
+            return output if return_dict else output.to_tuple()
         word_mask = check_inputs(input_ids, attention_mask, self.config.pad_token_id, self.config.vocab_size)
         batch_size, num_sentences, num_words = input_ids.shape
         # The real words of the whole batch, packed sentence after sentence, are encoded in one call.
@@ -462,6 +465,33 @@ class HANModel(HANPreTrainedModel):
             attention_penalty=penalty,
         )
         return output if return_dict else output.to_tuple()
+
+    def _forward_padded(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None,
+        output_attentions: bool,
+        output_hidden_states: bool,
+    ) -> HANModelOutput:
+        """The same outputs from the padded, export-ready computation of `padded_han.py` (no attention penalty)."""
+        from .padded_han import padded_forward
+
+        result = padded_forward(self, input_ids, attention_mask)
+        word_attentions = sentence_attentions = None
+        if output_attentions:  # the layouts of the eager outputs: a hop axis only for structured attention
+            word_attentions, sentence_attentions = result["word_weights"], result["sentence_weights"]
+            if self.config.attention == "structured":
+                word_attentions, sentence_attentions = word_attentions.transpose(-1, -2), sentence_attentions.mT
+            else:
+                word_attentions, sentence_attentions = word_attentions.squeeze(-1), sentence_attentions.squeeze(-1)
+        return HANModelOutput(
+            document_vector=result["document_vector"],
+            sentence_states=result["sentence_states"],
+            sentence_vectors=result["sentence_vectors"],
+            hidden_states=(result["word_states"], result["sentence_states"]) if output_hidden_states else None,
+            word_attentions=word_attentions,
+            sentence_attentions=sentence_attentions,
+        )
 
     def _attentions_through_layout(
         self, weights: torch.Tensor, index: tuple[torch.LongTensor, ...], shape: tuple[int, ...]

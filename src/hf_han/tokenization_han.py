@@ -351,8 +351,10 @@ class HANTokenizer(TokenizersBackend):
         if return_length:
             encoded["length"] = lengths
         if return_tensors == "pt":  # shared with the arrays, not copied
-            import torch
-
+            try:  # (in a `try`, so that remote code needs no PyTorch where tensors are asked for as numpy)
+                import torch
+            except ImportError as error:
+                raise ImportError("return_tensors='pt' needs PyTorch; ask for 'np' arrays without it.") from error
             encoded = {
                 key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value
                 for key, value in encoded.items()
