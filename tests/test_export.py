@@ -247,9 +247,16 @@ def test_int8_keeps_the_answers(trained_folder, tmp_path):
     assert report["int8"]["argmax_agreement"] == 1.0 and report["int8"]["max_abs_difference"] < 0.1
     assert not (tmp_path / "int8" / "model_fp32.onnx").exists()
     quantized = onnxruntime.InferenceSession(str(tmp_path / "int8" / "model.onnx"))
+    assert not (tmp_path / "int8" / "model_folded.onnx").exists()
     assert any(node.op_type.startswith(("DynamicQuantize", "MatMulInteger")) for node in _nodes(tmp_path / "int8"))
     tokenizer = HANTokenizer.from_pretrained(trained_folder)
     model = HANForDocumentClassification.from_pretrained(trained_folder)
+    # the vocabulary's input projections (folded from the weights) are stored in 8 bits
+    import onnx
+
+    eight_bits = (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)
+    initializers = onnx.load(str(tmp_path / "int8" / "model.onnx")).graph.initializer
+    assert any(tensor.data_type in eight_bits and tensor.dims[:1] == [len(tokenizer)] for tensor in initializers)
     generated = [f"{a} {b}." for a in ("Wonderful", "Awful", "Great", "Boring") for b in ("story", "acting", "film")]
     batch = tokenizer(generated, padding=True, return_tensors="np")
     logits = quantized.run(["logits"], {k: batch[k] for k in ("input_ids", "attention_mask")})[0]

@@ -59,26 +59,42 @@ def reverse_within_length(values: torch.Tensor, lengths: torch.LongTensor) -> to
     return values.gather(1, index.expand_as(values))
 
 
-def bidirectional_padded(encoder, inputs: torch.Tensor, lengths: torch.LongTensor) -> torch.Tensor:
+def bidirectional_padded(
+    encoder, inputs: torch.Tensor, lengths: torch.LongTensor, ids: torch.LongTensor | None = None
+) -> torch.Tensor:
     """
-    `HANBidirectionalEncoder` (its parameters, its equations) over right-padded rows `inputs` `(rows, steps, in)`
-    with `lengths` `(rows,)` -> `(rows, steps, 2 * hidden)`; padded steps hold numbers nobody reads.
+    `HANBidirectionalEncoder` (its parameters, its equations) over right-padded rows `(rows, steps)` of `lengths`
+    `(rows,)` -> `(rows, steps, 2 * hidden)`; padded steps hold numbers nobody reads. The rows are `inputs`
+    `(rows, steps, in)`, or, with `ids` `(rows, steps)`, rows of the embedding matrix `inputs` `(vocab, in)`: the
+    first layer's input projection is then a lookup in `inputs @ W_ih^T + b_ih` `(vocab, gates * H)`, a product of
+    weights alone that graph runtimes compute once, when they load the model (ONNX Runtime folds constants).
     """
     hidden = encoder.hidden_size
     outputs = inputs
+    rows, steps = (ids if ids is not None else inputs).shape[:2]
     for layer, (forward_rnn, backward_rnn) in enumerate(zip(encoder.forward_layers, encoder.backward_layers)):
         if layer > 0:
             outputs = encoder.dropout(outputs)
-        # both directions in one scan: a leading direction axis, the backward one reading reversed rows
-        directions = torch.stack([outputs, reverse_within_length(outputs, lengths)])  # (2, rows, steps, in)
         weight_ih = torch.stack([forward_rnn.weight_ih_l0, backward_rnn.weight_ih_l0])  # (2, gates * H, in)
         weight_hh = torch.stack([forward_rnn.weight_hh_l0, backward_rnn.weight_hh_l0])  # (2, gates * H, H)
-        bias_ih = torch.stack([forward_rnn.bias_ih_l0, backward_rnn.bias_ih_l0])[:, None, None]
+        bias_ih = torch.stack([forward_rnn.bias_ih_l0, backward_rnn.bias_ih_l0])[:, None]  # (2, 1, gates * H)
         bias_hh = torch.stack([forward_rnn.bias_hh_l0, backward_rnn.bias_hh_l0])[:, None]
-        rows, steps = inputs.shape[:2]
-        projected = torch.matmul(directions.flatten(1, 2), weight_ih.transpose(1, 2))  # (2, rows * steps, gates*H)
-        projected = (projected + bias_ih.squeeze(2)).view(2, rows, steps, -1).permute(2, 0, 1, 3)  # (steps, 2, r, g)
-        zeros = inputs.new_zeros(2, rows, hidden)
+        # both directions in one scan: a leading direction axis, the backward one reading reversed rows
+        if layer == 0 and ids is not None:
+            table = torch.matmul(inputs, weight_ih.transpose(1, 2)) + bias_ih  # (2, vocab, gates * H)
+            # looked up step-major, as the scan reads them: no transpose of the large projected tensor
+            projected = torch.stack(
+                [
+                    nn.functional.embedding(ids.T, table[0]),
+                    nn.functional.embedding(reverse_within_length(ids, lengths).T, table[1]),
+                ],
+                dim=1,
+            )  # (steps, 2, rows, gates * H)
+        else:
+            directions = torch.stack([outputs, reverse_within_length(outputs, lengths)])  # (2, rows, steps, in)
+            projected = torch.matmul(directions.flatten(1, 2), weight_ih.transpose(1, 2)) + bias_ih  # (2, r * s, g)
+            projected = projected.view(2, rows, steps, -1).permute(2, 0, 1, 3)  # (steps, 2, rows, gates * H)
+        zeros = weight_hh.new_zeros(2, rows, hidden)
         if encoder.cell == "gru":
 
             def step(state, x, weight_hh=weight_hh, bias_hh=bias_hh):
@@ -125,6 +141,16 @@ def encode_rows(encoder: nn.Module, inputs: torch.Tensor, real: torch.BoolTensor
     return bidirectional_padded(encoder, inputs, real.sum(dim=1))
 
 
+def encode_words(model, ids: torch.LongTensor, real: torch.BoolTensor) -> torch.Tensor:
+    """Word states `(rows, words, word_width)` of right-padded rows of word ids `(rows, words)`."""
+    embedding_matrix = model.word_embeddings.weight
+    if isinstance(model.word_encoder, HANTransformerEncoder) or (model.training and model.embedding_dropout.p > 0):
+        return encode_rows(
+            model.word_encoder, model.embedding_dropout(nn.functional.embedding(ids, embedding_matrix)), real
+        )
+    return bidirectional_padded(model.word_encoder, embedding_matrix, real.sum(dim=1), ids=ids)
+
+
 def attention_weights(attention, states: torch.Tensor, real: torch.BoolTensor) -> torch.Tensor:
     """Weights `(..., steps, hops)` of a `HANAttention` over each row's real steps; a row without any gets zeros."""
     scores = attention.scores(torch.tanh(attention.projection(states))).float()  # (..., steps, hops)
@@ -161,15 +187,15 @@ def padded_forward(model, input_ids: torch.LongTensor, attention_mask: torch.Ten
     mask = move_real_to_front(mask, sentence_mask, dim=1)  # (batch, sentences, words)
     real_sentences = mask.any(dim=2)  # (batch, sentences), real ones first
 
-    # Word level: h_it, then s_i = sum_t a_it h_it, for every sentence slot of the batch.
+    # Word level: h_it, then s_i = sum_t a_it h_it, for every sentence slot of the batch (padded ones too: an
+    # export-ready graph cannot select the real ones, as ONNX's exporter does not take a scan over such a selection).
     rows = ids.reshape(-1, num_words)  # (batch * sentences, words)
     row_mask = mask.reshape(-1, num_words)
     if model.word_embeddings is None:  # a pretrained encoder; an empty row attends to its first token only
         attendable = row_mask | ((torch.arange(num_words, device=ids.device) == 0) & ~row_mask.any(1, keepdim=True))
         word_states = model.word_encoder.encoder(input_ids=rows, attention_mask=attendable.long()).last_hidden_state
     else:
-        embeddings = nn.functional.embedding(rows, model.word_embeddings.weight)  # (rows, words, emb)
-        word_states = encode_rows(model.word_encoder, embeddings, row_mask)  # (rows, words, word_width)
+        word_states = encode_words(model, rows, row_mask)  # (rows, words, word_width)
     if config.word_pooling == "attention":
         word_weights = attention_weights(model.word_attention, word_states, row_mask)  # (rows, words, hops)
         sentence_vectors = pool(model.word_attention, word_states, word_weights)  # (rows, word_width)
