@@ -132,3 +132,12 @@ def through_layout(
     """
     layout = in_layout(packed, index, shape)
     return layout, layout[index]
+
+
+def fixed_word_weights(packed: PackedDocuments, pooling: str, dtype: torch.dtype) -> torch.Tensor:
+    """Word weights `(n_words, 1)` of mean pooling (1 / length) or [CLS] pooling (1 on each sentence's first word)."""
+    lengths = packed.sentence_lengths[packed.word_sentence]  # (n_words,)
+    if pooling == "mean":
+        return (1.0 / lengths.to(dtype)).unsqueeze(1)
+    first = torch.cumsum(packed.sentence_lengths, 0) - packed.sentence_lengths  # (n_sentences,)
+    return torch.zeros(len(lengths), 1, dtype=dtype, device=lengths.device).index_fill(0, first, 1.0)

@@ -12,7 +12,7 @@ from transformers.utils import ModelOutput, logging
 
 from .configuration_han import HANConfig
 from .hub_han import HANHubMixin
-from .inputs_han import PackedDocuments, check_inputs, in_layout, pack_documents, through_layout
+from .inputs_han import check_inputs, fixed_word_weights, in_layout, pack_documents, through_layout
 from .recurrence_han import HANBidirectionalEncoder
 from .transformer_han import HANTransformerEncoder
 from .word_vectors_han import load_word_vectors
@@ -317,7 +317,7 @@ class HANModel(HANPreTrainedModel):
             "penalty_normalization": config.attention_penalty_normalization,
         }
         if config.word_pooling != "attention":
-            self.word_attention = None  # a fixed pooling (see `_fixed_word_weights`)
+            self.word_attention = None  # a fixed pooling (see `inputs_han.fixed_word_weights`)
         elif config.context == "none":
             self.word_attention = HANAttention(word_width, config.attention_dim, **attention_options)
         else:
@@ -399,7 +399,7 @@ class HANModel(HANPreTrainedModel):
             )
         if self.config.context == "none":
             if self.word_attention is None:  # mean or [CLS] pooling
-                word_weights = self._fixed_word_weights(packed, word_states)
+                word_weights = fixed_word_weights(packed, self.config.word_pooling, word_states.dtype)
             else:
                 word_weights = self.word_attention.weights(word_states, packed.word_sentence, packed.num_sentences)
             if output_attentions:
@@ -474,23 +474,10 @@ class HANModel(HANPreTrainedModel):
         output_hidden_states: bool,
     ) -> HANModelOutput:
         """The same outputs from the padded, export-ready computation of `padded_han.py` (no attention penalty)."""
-        from .padded_han import padded_forward
+        from .padded_han import padded_forward  # its scan needs a recent torch: imported only when exporting
 
-        result = padded_forward(self, input_ids, attention_mask)
-        word_attentions = sentence_attentions = None
-        if output_attentions:  # the layouts of the eager outputs: a hop axis only for structured attention
-            word_attentions, sentence_attentions = result["word_weights"], result["sentence_weights"]
-            if self.config.attention == "structured":
-                word_attentions, sentence_attentions = word_attentions.transpose(-1, -2), sentence_attentions.mT
-            else:
-                word_attentions, sentence_attentions = word_attentions.squeeze(-1), sentence_attentions.squeeze(-1)
         return HANModelOutput(
-            document_vector=result["document_vector"],
-            sentence_states=result["sentence_states"],
-            sentence_vectors=result["sentence_vectors"],
-            hidden_states=(result["word_states"], result["sentence_states"]) if output_hidden_states else None,
-            word_attentions=word_attentions,
-            sentence_attentions=sentence_attentions,
+            **padded_forward(self, input_ids, attention_mask, output_attentions, output_hidden_states)
         )
 
     def _attentions_through_layout(
@@ -524,16 +511,6 @@ class HANModel(HANPreTrainedModel):
         distinct_ids, occurrence = torch.unique(word_ids, return_inverse=True)  # (distinct,), (n_words,)
         embeddings = nn.functional.embedding(distinct_ids, embedding_matrix)  # (distinct, emb)
         return self.word_encoder(embeddings, sentence_lengths, index=occurrence)
-
-    def _fixed_word_weights(self, packed: PackedDocuments, word_states: torch.Tensor) -> torch.Tensor:
-        """Word weights `(n_words, 1)` of mean pooling (1 / length) or [CLS] pooling (1 on each first token)."""
-        lengths = packed.sentence_lengths[packed.word_sentence]  # (n_words,)
-        if self.config.word_pooling == "mean":
-            weights = 1.0 / lengths.to(word_states.dtype)
-        else:
-            first = torch.cumsum(packed.sentence_lengths, 0) - packed.sentence_lengths  # (n_sentences,)
-            weights = word_states.new_zeros(len(lengths)).index_fill(0, first, 1.0)
-        return weights.unsqueeze(1)
 
 
 class HANForDocumentClassification(HANPreTrainedModel):

@@ -166,10 +166,17 @@ def pool(attention, states: torch.Tensor, weights: torch.Tensor) -> torch.Tensor
     return attention.hop_projection(pooled.flatten(-2))
 
 
-def padded_forward(model, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None) -> dict:
+def padded_forward(
+    model,
+    input_ids: torch.LongTensor,
+    attention_mask: torch.Tensor | None,
+    output_attentions: bool = False,
+    output_hidden_states: bool = False,
+) -> dict:
     """
-    The document vectors `(batch, 2 * sentence_hidden)` of `HANModel` `model`, with the sentence vectors and
-    states and both levels' attention weights in the caller's layout.
+    The fields of `HANModel` `model`'s `HANModelOutput` (no attention penalty): the document vectors
+    `(batch, 2 * sentence_hidden)`, the sentence vectors and states, and on request both levels' attention weights
+    and the encoders' states, in the caller's layout and the eager outputs' shapes.
     """
     config = model.config
     if config.context != "none":
@@ -217,12 +224,20 @@ def padded_forward(model, input_ids: torch.LongTensor, attention_mask: torch.Ten
         return back_to_caller(values, sentence_mask, dim=1)
 
     word_weights = sentences_back(word_weights.view(batch_size, num_sentences, num_words, -1))
-    word_states = sentences_back(word_states.view(batch_size, num_sentences, num_words, -1))
-    return {
+    word_weights = back_to_caller(word_weights, word_mask, dim=2)  # (batch, sentences, words, hops)
+    sentence_weights = sentences_back(sentence_weights)  # (batch, sentences, hops)
+    sentence_states = sentences_back(sentence_states)
+    output = {
         "document_vector": document_vector,
         "sentence_vectors": sentences_back(sentence_vectors),
-        "sentence_states": sentences_back(sentence_states),
-        "sentence_weights": sentences_back(sentence_weights),  # (batch, sentences, hops)
-        "word_weights": back_to_caller(word_weights, word_mask, dim=2),  # (batch, sentences, words, hops)
-        "word_states": back_to_caller(word_states, word_mask, dim=2),  # (batch, sentences, words, word_width)
+        "sentence_states": sentence_states,
     }
+    if output_hidden_states:
+        word_states = sentences_back(word_states.view(batch_size, num_sentences, num_words, -1))
+        output["hidden_states"] = (back_to_caller(word_states, word_mask, dim=2), sentence_states)
+    if output_attentions:  # a hop axis only for structured attention, before the words or sentences
+        if config.attention == "structured":
+            output["word_attentions"], output["sentence_attentions"] = word_weights.mT, sentence_weights.mT
+        else:
+            output["word_attentions"], output["sentence_attentions"] = word_weights[..., 0], sentence_weights[..., 0]
+    return output
