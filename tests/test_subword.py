@@ -1,17 +1,23 @@
 """Subword vocabularies: trained on the user's corpus, or any pretrained tokenizer wrapped sentence by sentence."""
 
+import copy
 import json
 import os
+import pickle
+import random
 import subprocess
 import sys
 import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import AutoTokenizer, BertTokenizer, PreTrainedTokenizerFast, pipeline
 
 from hf_han import HANConfig, HANForDocumentClassification, HANTokenizer
+from hf_han.chunk_pieces_han import chunks_are_independent
 
 
 CORPUS = [
@@ -202,6 +208,101 @@ def test_a_wrapped_sentencepiece_tokenizer_reads_sentences_with_their_word_marke
         assert document[pieces[0][0] : pieces[-1][1]].strip() == document[start:end].strip()
     tokenizer.save_pretrained(tmp_path)
     assert AutoTokenizer.from_pretrained(tmp_path)(document) == tokenizer(document)
+
+
+# ---------------------------------------------------------------- kept chunk pieces (the fast path)
+
+HARD_CHARACTERS = list("ab cdé.!?。\t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u2028\u3000\u200b\u0301ःक्ष👍🏽\u200dقَ##-'")
+HARD_CHARACTERS += ["[MASK]", "<br />", "Mr. ", "e.g. ", "hyperparameterization ", "Great fun. "]
+
+
+def _hard_texts(count: int, seed: int = 0) -> list[str]:
+    """Random text of every kind of white space, control characters, combining marks, joiners and terminals."""
+    rng = random.Random(seed)
+    return ["".join(rng.choice(HARD_CHARACTERS) for _ in range(rng.randint(0, 60))) for _ in range(count)]
+
+
+def _without_kept_pieces(tokenizer: HANTokenizer) -> HANTokenizer:
+    """A copy that encodes every document with the backend itself."""
+    plain = copy.deepcopy(tokenizer)
+    plain._encoder().chunk_pieces = None
+    return plain
+
+
+def _subword_tokenizers(bert_folder) -> dict[str, HANTokenizer]:
+    texts = CORPUS * 4 + _hard_texts(200, seed=1)
+    tokenizers = {"bert": HANTokenizer.from_pretrained_tokenizer(bert_folder)}
+    for kind in ("wordpiece", "bpe", "unigram"):
+        tokenizers[kind] = HANTokenizer().train_new_from_iterator(texts, 200, subword=kind, show_progress=False)
+    return tokenizers
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"max_words": 6, "long_sentences": "cut", "max_sentences": 3}, {"max_words": 5, "max_sentences": 2}],
+)
+def test_kept_chunk_pieces_give_what_the_backend_gives_whole_documents(bert_folder, settings):
+    documents = CORPUS + _hard_texts(300)
+    for name, tokenizer in _subword_tokenizers(bert_folder).items():
+        for key, value in settings.items():
+            setattr(tokenizer, key, value)
+        assert tokenizer._encoder().chunk_pieces is not None, name  # these backends cut at white space first
+        plain = _without_kept_pieces(tokenizer)
+        for truncation in (True, False):
+            for offsets in (True, False):
+                options = {"truncation": truncation, "return_offsets_mapping": offsets}
+                expected = plain(documents, **options)
+                assert tokenizer(documents, **options) == expected, (name, options)
+                assert tokenizer(documents, **options) == expected, (name, options)  # again, from what was kept
+                for i in (0, 3, 7, 11):
+                    assert tokenizer(documents[i], **options)["input_ids"] == expected["input_ids"][i]
+
+
+def test_which_backends_keep_chunk_pieces(bert_folder, byte_level_folder, sentencepiece_folder):
+    assert chunks_are_independent(HANTokenizer.from_pretrained_tokenizer(bert_folder).backend_tokenizer)
+    # a leading-space marker ("Ġ", "▁") depends on what stands before a word
+    for folder in (byte_level_folder, sentencepiece_folder):
+        assert HANTokenizer.from_pretrained_tokenizer(folder)._encoder().chunk_pieces is None
+    # an added token across white space, or taking in the white space beside it, joins chunks
+    for token in (AddedToken("great fun"), AddedToken("<mask>", lstrip=True)):
+        tokenizer = HANTokenizer.from_pretrained_tokenizer(bert_folder)
+        tokenizer.add_tokens([token])
+        assert tokenizer._encoder().chunk_pieces is None, token
+        document = "It was great fun. Great <mask> fun."
+        assert tokenizer(document)["input_ids"] == _without_kept_pieces(tokenizer)(document)["input_ids"]
+
+
+def test_kept_chunk_pieces_are_bounded_copied_pickled_and_shared_by_threads(bert_folder):
+    tokenizer = HANTokenizer.from_pretrained_tokenizer(bert_folder)
+    documents = CORPUS + _hard_texts(200)
+    expected = _without_kept_pieces(tokenizer)(documents, return_offsets_mapping=True)
+    kept = tokenizer._encoder().chunk_pieces
+    kept.max_chunks = 50  # forgets everything whenever a batch would pass 50 chunks
+    assert tokenizer(documents, return_offsets_mapping=True) == expected
+    assert len(kept._index) <= len(set(" ".join(documents).split())) + 50
+    kept.max_chunks = 1 << 20
+    restored = pickle.loads(pickle.dumps(tokenizer))
+    assert restored(documents, return_offsets_mapping=True) == expected
+    assert copy.deepcopy(tokenizer)(documents, return_offsets_mapping=True) == expected
+    batches = [documents[i : i + 16] for i in range(0, len(documents), 16)] * 4
+    fresh = HANTokenizer.from_pretrained_tokenizer(bert_folder)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda batch: fresh(batch, return_offsets_mapping=True), batches))
+    for batch, result in zip(batches, results):
+        first = documents.index(batch[0])
+        assert result["input_ids"] == expected["input_ids"][first : first + len(batch)]
+        assert result["offset_mapping"] == expected["offset_mapping"][first : first + len(batch)]
+
+
+@pytest.mark.parametrize("folder", ["bert_folder", "byte_level_folder"])
+def test_a_hundred_thousand_sentences_encode_in_linear_time(folder, request):
+    # finding each sentence's first piece once asked the backend per boundary, in time that grew with the
+    # document: 500,000 sentences took 109 s; now one search over all pieces
+    tokenizer = HANTokenizer.from_pretrained_tokenizer(request.getfixturevalue(folder))
+    text = "a。" * 100_000
+    start = time.perf_counter()
+    ids = tokenizer(text, truncation=False)["input_ids"]
+    assert time.perf_counter() - start < 4 and len(ids) == 100_000
 
 
 def test_from_pretrained_on_another_library_s_folder_wraps_it(bert_folder):

@@ -13,6 +13,7 @@ import numpy as np
 from tokenizers import Tokenizer
 from transformers.utils import logging
 
+from .chunk_pieces_han import ChunkPieces, chunks_are_independent
 from .padding_han import columns_from_ragged, pad_columns, pad_document, ragged_from_columns
 from .segmentation_han import HANSegmenter
 from .subword_han import SentenceTemplate, encode_subword_documents
@@ -46,6 +47,8 @@ class DocumentEncoder:
         self.backend, self.pad_id, self.subword, self.template = backend, pad_id, subword, template
         self.vocabulary = _Vocabulary(backend.get_vocab(with_added_tokens=True))
         self.vocabulary.unk_id = unk_id
+        # a subword backend that cuts at white space first: each distinct chunk's pieces are kept, not recomputed
+        self.chunk_pieces = ChunkPieces(backend) if subword and chunks_are_independent(backend) else None
 
     @property
     def unk_id(self) -> int:
@@ -67,7 +70,7 @@ class DocumentEncoder:
         if not self.subword:
             return [self.document(document, segmenter, truncate, with_offsets) for document in documents]
         ids, spans = encode_subword_documents(
-            self.backend, segmenter, documents, truncate, with_offsets, self.template, self.unk_id
+            self.backend, segmenter, documents, truncate, with_offsets, self.template, self.unk_id, self.chunk_pieces
         )
         return list(zip(ids, spans if spans is not None else [None] * len(ids)))
 
