@@ -117,6 +117,17 @@ def test_a_language_reads_sentences_by_its_rules_within_lines():
     assert len(tokenizer("Das ist z. B. gut. Ja.")["input_ids"]) == 2
 
 
+def test_white_space_beside_a_capital_s_period_does_not_crash_a_language_s_rules():
+    # sentencex 1.0.32 panics (a Rust panic, a BaseException) on "M\xa0." and on 18 other white-space characters
+    pytest.importorskip("sentencex")
+    for space in "\xa0\x85\u2009\u202f\u3000":
+        document = f"Il a vu M{space}. Dupont hier. Puis il est parti{space}!"
+        tokenizer = HANTokenizer(language="fr")
+        spans = tokenizer.split_sentences(document)
+        assert len(spans) >= 2 and document[spans[-1][0] : spans[-1][1]].endswith("!")
+        assert len(tokenizer(document, return_offsets_mapping=True)["input_ids"]) == len(spans)
+
+
 def test_a_language_without_sentencex_is_a_clear_error(monkeypatch):
     import builtins
 

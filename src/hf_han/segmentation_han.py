@@ -13,6 +13,7 @@ from itertools import chain, islice
 from operator import methodcaller
 
 import numpy as np
+from transformers.utils import logging
 
 from .text_rules_han import (
     LINE_BREAK,
@@ -26,10 +27,15 @@ from .text_rules_han import (
 )
 
 
+logger = logging.get_logger(__name__)
+
 _LINE_BREAK_TAG = re.compile(r"<[bB][rR]\s*/?>")
 _VISIBLE = re.compile(r"\S")
 _GROUP, _SPAN = methodcaller("group"), methodcaller("span")  # of `re` and `regex` matches alike
 # sentencex's language codes: ISO 639 ones, optionally with a region or script ("pt-br", "zh-hant")
+# sentencex 1.0.32 panics on a multi-byte white-space character between a capital and a "." ("M\xa0."): it reads
+# every white-space character as a plain space, one character for one, so its sentences keep their lengths
+_PLAIN_SPACES = {code: " " for code in range(0x80, 0x3001) if chr(code).isspace()}
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:[-_][a-z0-9]{2,8})*")
 
 
@@ -119,7 +125,15 @@ class HANSegmenter:
             line_end = len(document) if line_break is None else line_break.start()
             position = start
             # sentencex keeps every character: its sentences laid end to end are the line
-            for sentence in segment(self.language, document[start:line_end]):
+            line = document[start:line_end].translate(_PLAIN_SPACES)
+            try:
+                sentences = segment(self.language, line)
+            except BaseException as error:  # a Rust panic derives from BaseException
+                if type(error).__name__ != "PanicException":
+                    raise
+                logger.warning_once(f"sentencex failed on a line ({error}); that line is read as one sentence.")
+                sentences = [line]
+            for sentence in sentences:
                 position += len(sentence)
                 if position < line_end:
                     yield position, position, False
