@@ -15,9 +15,11 @@ from transformers import BertConfig, pipeline
 
 from hf_han import HANConfig, HANForDocumentClassification, HANTokenizer
 from hf_han.export import SAMPLE_DOCUMENTS, export_onnx, export_program
+from hf_han.onnx_rnn_han import ONNX_TRANSLATIONS
 
 
 onnxruntime = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxscript")
 
 LABELS = {"id2label": {0: "negative", 1: "positive"}, "label2id": {"negative": 0, "positive": 1}}
@@ -67,16 +69,21 @@ def test_the_padded_forward_gives_the_eager_outputs_for_any_padding(variant):
         torch.testing.assert_close(padded.hidden_states[0], eager.hidden_states[0], atol=1e-6, rtol=1e-5)
 
 
-def _export_and_compare(model, tmp_path, vocab_size=60) -> None:
-    """torch.export (saved and loaded) and ONNX Runtime against eager, on shapes and paddings the export never saw."""
+def _export_and_compare(model, tmp_path, vocab_size=60) -> set[str]:
+    """
+    torch.export (saved and loaded) and ONNX Runtime against eager, on shapes and paddings the export never saw.
+    Returns the ONNX graph's operator types.
+    """
     generator = torch.Generator().manual_seed(2)
     example = _random_batch(generator, 2, 3, 4, vocab_size, anywhere=False)
     program = export_program(model, *example)
     torch.export.save(program, str(tmp_path / "model.pt2"))
     loaded = torch.export.load(str(tmp_path / "model.pt2")).module()
+    assert not [node for node in program.graph.nodes if "hf_han" in str(node.target)]  # PyTorch's operators only
     onnx_program = torch.onnx.export(
-        program, (), kwargs=dict(zip(("input_ids", "attention_mask"), example)),
+        export_program(model, *example, for_onnx=True), (), kwargs=dict(zip(("input_ids", "attention_mask"), example)),
         input_names=["input_ids", "attention_mask"], output_names=["logits"], dynamo=True, verbose=False,
+        custom_translation_table=ONNX_TRANSLATIONS,
     )  # fmt: skip
     onnx_program.save(str(tmp_path / "model.onnx"))
     session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
@@ -87,11 +94,32 @@ def _export_and_compare(model, tmp_path, vocab_size=60) -> None:
             torch.testing.assert_close(loaded(input_ids=ids, attention_mask=mask).logits, expected, atol=1e-5, rtol=0)
         logits = session.run(["logits"], {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
         np.testing.assert_allclose(logits, expected.numpy(), atol=1e-5, rtol=0)
+    return {node.op_type for node in onnx.load(str(tmp_path / "model.onnx")).graph.node}
 
 
 @pytest.mark.parametrize("variant", ["gru", "lstm_two_layers", "transformer", "structured"])
 def test_torch_export_and_onnx_runtime_give_the_model_s_logits(variant, tmp_path):
-    _export_and_compare(_tiny(**VARIANTS[variant]), tmp_path)
+    operators = _export_and_compare(_tiny(**VARIANTS[variant]), tmp_path)
+    # the recurrent layers are ONNX's own operators, which ONNX Runtime runs compiled, over the real sentences only
+    expected = {"gru": {"GRU"}, "lstm_two_layers": {"LSTM"}, "structured": {"GRU"}}.get(variant, set())
+    assert expected <= operators and "Scan" not in operators and "NonZero" in operators
+
+
+def test_an_empty_document_does_not_disturb_the_graph(tmp_path):
+    # PyTorch refuses a document without words; the graph has no checks, and must still give finite numbers and
+    # leave the other documents' logits as they are, even when no document of the batch holds a word
+    model = _tiny()
+    _export_and_compare(model, tmp_path)
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
+    ids, mask = _random_batch(torch.Generator().manual_seed(3), 2, 3, 4, 60, anywhere=True)
+    with torch.no_grad():
+        expected = model(ids[:1], mask[:1]).logits.numpy()
+    ids[1], mask[1] = 0, 0
+    logits = session.run(["logits"], {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
+    assert np.isfinite(logits).all()
+    np.testing.assert_allclose(logits[:1], expected, atol=1e-5, rtol=0)
+    empty = np.zeros((2, 3, 4), dtype=np.int64)
+    assert np.isfinite(session.run(["logits"], {"input_ids": empty, "attention_mask": empty})[0]).all()
 
 
 def test_a_han_over_a_pretrained_encoder_exports_too(tmp_path):

@@ -14,6 +14,7 @@ Needs `pip install hf-han[onnx]` (onnx, onnxruntime, onnxscript). The traced for
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -39,10 +40,11 @@ SAMPLE_DOCUMENTS = (
 QUANTIZATIONS = ("int8",)
 
 
-def export_program(model, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+def export_program(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, for_onnx: bool = False):
     """
     `torch.export.export` of a HAN model (`HANForDocumentClassification` or `HANModel`) with dynamic batch,
-    sentence and word axes, from example inputs of at least 2 along each axis.
+    sentence and word axes, from example inputs of at least 2 along each axis. With `for_onnx`, the program holds
+    `hf_han::bidirectional_rnn` operators for `torch.onnx.export` (see `onnx_rnn_han.py`); without, only PyTorch's.
     """
     if min(input_ids.shape) < 2:
         raise ValueError(
@@ -58,12 +60,15 @@ def export_program(model, input_ids: torch.Tensor, attention_mask: torch.Tensor)
     batch, sentences = torch.export.Dim("batch"), torch.export.Dim("sentences")
     words = torch.export.Dim("words", max=longest) if longest else torch.export.Dim("words")
     axes = {0: batch, 1: sentences, 2: words}
-    return torch.export.export(
-        model.eval(),
-        (),
-        {"input_ids": input_ids, "attention_mask": attention_mask},
-        dynamic_shapes={"input_ids": axes, "attention_mask": axes},
-    )
+    from .padded_han import onnx_operators
+
+    with onnx_operators() if for_onnx else contextlib.nullcontext():
+        return torch.export.export(
+            model.eval(),
+            (),
+            {"input_ids": input_ids, "attention_mask": attention_mask},
+            dynamic_shapes={"input_ids": axes, "attention_mask": axes},
+        )
 
 
 def export_onnx(
@@ -109,13 +114,16 @@ def export_onnx(
     output_path.mkdir(parents=True, exist_ok=True)
 
     example = tokenizer(list(SAMPLE_DOCUMENTS[:3]), padding=True, return_tensors="pt")
-    program = export_program(model, example["input_ids"], example["attention_mask"])
+    program = export_program(model, example["input_ids"], example["attention_mask"], for_onnx=True)
     onnx_path = output_path / "model.onnx"
     fp32_path = output_path / "model_fp32.onnx" if quantize else onnx_path
+    from .onnx_rnn_han import ONNX_TRANSLATIONS
+
     exported = torch.onnx.export(
         program,
         (),
         kwargs=dict(example),
+        custom_translation_table=ONNX_TRANSLATIONS,
         input_names=["input_ids", "attention_mask"],
         output_names=["logits"],
         opset_version=opset,
@@ -151,7 +159,8 @@ def export_onnx(
                 f"The int8 model agrees with PyTorch on the top label of only "
                 f"{100 * report['int8']['argmax_agreement']:.0f}% of the validation documents; it was not kept."
             )
-    if torch_export:
+    if torch_export:  # PyTorch's operators only, for ExecuTorch and AOTInductor
+        program = export_program(model, example["input_ids"], example["attention_mask"])
         torch.export.save(program, str(output_path / "model.pt2"))
 
     tokenizer.save_pretrained(output_path)

@@ -16,11 +16,31 @@ with attention that depends on the sentence vectors before, which would need a s
 word level.
 """
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import torch
 from torch import nn
 from torch._higher_order_ops.scan import scan
 
+from .onnx_rnn_han import native_bidirectional
 from .transformer_han import HANTransformerEncoder
+
+
+# Set while tracing for ONNX (`onnx_operators`): the recurrent layers become ONNX's own GRU/LSTM operators, and the
+# word level reads only the real sentences of the batch (a selection that ONNX's exporter takes once no scan runs
+# over it). `torch.export` programs for other runtimes keep the scan, which needs nothing outside PyTorch.
+_ONNX_OPERATORS = ContextVar("hf_han_onnx_operators", default=False)
+
+
+@contextmanager
+def onnx_operators():
+    """Trace the padded forward for ONNX: native recurrent operators, real sentences only at the word level."""
+    token = _ONNX_OPERATORS.set(True)
+    try:
+        yield
+    finally:
+        _ONNX_OPERATORS.reset(token)
 
 
 def move_real_to_front(values: torch.Tensor, mask: torch.BoolTensor, dim: int) -> torch.Tensor:
@@ -138,13 +158,20 @@ def encode_rows(encoder: nn.Module, inputs: torch.Tensor, real: torch.BoolTensor
     """A level's encoder over right-padded rows: `(rows, steps, in)` -> `(rows, steps, width)`."""
     if isinstance(encoder, HANTransformerEncoder):
         return transformer_padded(encoder, inputs, real)
+    if _ONNX_OPERATORS.get():  # a row without real steps reads its first (its output is never read)
+        return native_bidirectional(encoder, inputs, real.sum(dim=1).clamp(min=1))
     return bidirectional_padded(encoder, inputs, real.sum(dim=1))
 
 
 def encode_words(model, ids: torch.LongTensor, real: torch.BoolTensor) -> torch.Tensor:
     """Word states `(rows, words, word_width)` of right-padded rows of word ids `(rows, words)`."""
     embedding_matrix = model.word_embeddings.weight
-    if isinstance(model.word_encoder, HANTransformerEncoder) or (model.training and model.embedding_dropout.p > 0):
+    native = _ONNX_OPERATORS.get()
+    if (
+        native
+        or isinstance(model.word_encoder, HANTransformerEncoder)
+        or (model.training and model.embedding_dropout.p > 0)
+    ):
         return encode_rows(
             model.word_encoder, model.embedding_dropout(nn.functional.embedding(ids, embedding_matrix)), real
         )
@@ -194,10 +221,18 @@ def padded_forward(
     mask = move_real_to_front(mask, sentence_mask, dim=1)  # (batch, sentences, words)
     real_sentences = mask.any(dim=2)  # (batch, sentences), real ones first
 
-    # Word level: h_it, then s_i = sum_t a_it h_it, for every sentence slot of the batch (padded ones too: an
-    # export-ready graph cannot select the real ones, as ONNX's exporter does not take a scan over such a selection).
+    # Word level: h_it, then s_i = sum_t a_it h_it, for every sentence slot of the batch (padded ones too: ONNX's
+    # exporter does not take a scan over a selection of the real ones), or for the real sentences only, with ONNX's
+    # own recurrent operators (`onnx_operators`).
     rows = ids.reshape(-1, num_words)  # (batch * sentences, words)
     row_mask = mask.reshape(-1, num_words)
+    selected = _ONNX_OPERATORS.get()
+    if selected:
+        slots = rows.size(0)
+        # the real sentences; the first slot too when there are none (ONNX Runtime's GRU crashes on zero rows)
+        real = row_mask.any(dim=1)
+        real_rows = (real | ((torch.arange(slots, device=real.device) == 0) & ~real.any())).nonzero().squeeze(1)
+        rows, row_mask = rows[real_rows], row_mask[real_rows]
     if model.word_embeddings is None:  # a pretrained encoder; an empty row attends to its first token only
         attendable = row_mask | ((torch.arange(num_words, device=ids.device) == 0) & ~row_mask.any(1, keepdim=True))
         word_states = model.word_encoder.encoder(input_ids=rows, attention_mask=attendable.long()).last_hidden_state
@@ -212,6 +247,13 @@ def padded_forward(
         fixed = row_mask / lengths if config.word_pooling == "mean" else (row_mask & first).to(word_states.dtype)
         word_weights = fixed.to(word_states.dtype).unsqueeze(-1)
         sentence_vectors = (word_weights * word_states).sum(dim=1)
+    if selected:  # back to every sentence slot, zeros in the padded ones
+
+        def all_slots(values):
+            return values.new_zeros(slots, *values.shape[1:]).index_copy(0, real_rows, values)
+
+        sentence_vectors, word_weights = all_slots(sentence_vectors), all_slots(word_weights)
+        word_states = all_slots(word_states) if output_hidden_states else word_states
     sentence_vectors = sentence_vectors.view(batch_size, num_sentences, -1)
 
     # Sentence level: h_i, then v = sum_i a_i h_i.
