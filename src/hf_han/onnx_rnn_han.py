@@ -12,8 +12,7 @@ import torch
 from torch import Tensor, nn
 
 
-@torch.library.custom_op("hf_han::bidirectional_rnn", mutates_args=())
-def bidirectional_rnn(
+def _bidirectional_rnn(
     inputs: Tensor,
     lengths: Tensor,
     weight_ih: Tensor,
@@ -40,9 +39,16 @@ def bidirectional_rnn(
     return outputs
 
 
-@bidirectional_rnn.register_fake
-def _(inputs, lengths, weight_ih, weight_hh, bias_ih, bias_hh, cell, hidden_size):
+def _bidirectional_rnn_shape(inputs, lengths, weight_ih, weight_hh, bias_ih, bias_hh, cell, hidden_size):
     return inputs.new_empty(inputs.size(0), inputs.size(1), 2 * hidden_size)
+
+
+# Defined once per process: a copy of this file loaded as remote code finds the operator already there.
+if not hasattr(torch.ops.hf_han, "bidirectional_rnn"):
+    torch.library.custom_op("hf_han::bidirectional_rnn", mutates_args=())(_bidirectional_rnn).register_fake(
+        _bidirectional_rnn_shape
+    )
+bidirectional_rnn = torch.ops.hf_han.bidirectional_rnn
 
 
 def _onnx_bidirectional_rnn(inputs, lengths, weight_ih, weight_hh, bias_ih, bias_hh, cell: str, hidden_size: int):
