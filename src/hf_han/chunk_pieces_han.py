@@ -18,6 +18,8 @@ from itertools import chain
 import numpy as np
 from tokenizers import Tokenizer
 
+from .padding_han import span_tuples
+
 
 # Characters `str.split()` cuts at, but which a backend may delete instead (BERT deletes control characters, and so
 # joins the text around them): a document holding one is cut at " \t\n\r" only, which every qualifying backend keeps
@@ -195,9 +197,9 @@ class Pieces:
         return cls(ids, spans[0::2] + shift, spans[1::2] + shift, np.concatenate([[0], np.cumsum(counts)]))
 
     def spans(self, joined: JoinedTexts) -> list[tuple[int, int]]:
-        """Each piece's `(start, end)` in its own text."""
+        """Each piece's `(start, end)` in its own text (short spans near the start share their tuples)."""
         shift = np.repeat(joined.starts, np.diff(self.text_first))
-        return list(zip((self.starts - shift).tolist(), (self.ends - shift).tolist()))
+        return span_tuples(self.starts - shift, self.ends - shift)
 
     def sentence_cuts(self, joined: JoinedTexts, sentence_ends: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         """

@@ -109,7 +109,7 @@ def ragged_from_columns(columns: dict, ids: list[int], num_documents: int) -> tu
     sentences = list(map(ids.__getitem__, map(slice, id_starts.tolist(), (id_starts + lengths).tolist())))
     ones = [1] * int(lengths.max(initial=0))
     masks = [ones[:length] for length in lengths.tolist()]
-    spans = _span_tuples(columns["start"], columns["end"])
+    spans = span_tuples(columns["start"], columns["end"])
     bounds = firsts.tolist() + [len(spans)]
     offsets = list(map(spans.__getitem__, map(slice, bounds, bounds[1:])))
     return tuple(
@@ -124,7 +124,7 @@ _SHARED_SPAN_STARTS, _SHARED_SPAN_LENGTHS = 1 << 13, 1 << 5
 _shared_spans = None  # (tuples, filled) over keys start * _SHARED_SPAN_LENGTHS + length, filled on first use
 
 
-def _span_tuples(starts: np.ndarray, ends: np.ndarray) -> list[tuple[int, int]]:
+def span_tuples(starts: np.ndarray, ends: np.ndarray) -> list[tuple[int, int]]:
     """`list(zip(starts.tolist(), ends.tolist()))`, with the tuples of short spans near the start shared."""
     global _shared_spans
     if _shared_spans is None:
@@ -236,4 +236,5 @@ __all__ = [
     "pad_documents",
     "padded_shape",
     "ragged_from_columns",
+    "span_tuples",
 ]
