@@ -1,10 +1,12 @@
 """Behaviour of HANTokenizer and DataCollatorForDocumentClassification that users rely on."""
 
+import gc
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import weakref
 
 import numpy as np
 import pytest
@@ -477,3 +479,29 @@ def test_datasets_map_and_trainer_with_group_by_length(tokenizer, tmp_path):
     assert isinstance(sampler, LengthGroupedSampler) and sampler.lengths == dataset["length"]
     result = trainer.train()
     assert np.isfinite(result.training_loss)
+
+
+def test_encoding_leaves_the_garbage_collector_as_it_found_it():
+    # a batch is encoded with the collector paused, then what it allocated moves to the oldest generation: the
+    # collector must be on again, and garbage cycles made before, during or after must still be collected
+    class Node:
+        pass
+
+    def cycle():
+        node = Node()
+        node.self = node
+        return weakref.ref(node)
+
+    tokenizer = HANTokenizer().train_new_from_iterator(["A film. A good one!"] * 4, 50, show_progress=False)
+    before = cycle()
+    tokenizer(["A film. A good one!"] * 20, return_offsets_mapping=True)
+    assert gc.isenabled()
+    after = cycle()
+    gc.collect()
+    assert before() is None and after() is None
+    gc.disable()
+    try:  # a caller's choice to keep the collector off is kept
+        tokenizer(["A film."] * 20, return_offsets_mapping=True)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -163,4 +163,10 @@ def _garbage_collection_paused():
         yield
     finally:
         if collecting:
+            # Everything allocated meanwhile sits in the youngest generation, which the next collection would scan
+            # whole (and the middle one again later): moved to the oldest instead (`freeze` then `unfreeze`), it is
+            # scanned only with the long-lived objects. No object is kept alive by this; a cycle of garbage made
+            # meanwhile waits for the next full collection.
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
