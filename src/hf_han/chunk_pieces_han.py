@@ -5,8 +5,10 @@ wherever the chunk stands. So the pieces of each distinct chunk are computed onc
 is cut into chunks, and its pieces are gathered from the kept ones with numpy. IMDB's 50,000 reviews (truncated at 30
 x 50) hold 11.0 million chunks, only 3.7% of them distinct.
 
-Which backends qualify is read from their saved form (`chunks_are_independent`); the others are encoded document by
-document, as before. The tests hold both ways equal.
+Which backends qualify is read from their saved form (`chunks_are_independent`); the others (byte-level BPE,
+SentencePiece: a word's first piece depends on what stands before it) encode whole documents (`Pieces.of_backend`).
+The tests hold both ways equal. Either way, each sentence's first piece is found for the whole batch at once
+(`Pieces.sentence_cuts`).
 """
 
 import json

@@ -4,9 +4,11 @@ WordPiece, Unigram), trained on the user's corpus or taken from any pretrained t
 tokenizer's special tokens around every sentence ("[CLS] ... [SEP]"), as a pretrained encoder reading sentences
 expects them.
 
-A document is encoded in one call of the backend (its own normalisation and pre-tokenisation, as over running text),
-then cut into HAN's sentences by the characters its pieces cover: a piece never crosses a sentence boundary, which
-lies between words. The `max_words` of a sentence counts its pieces, special tokens included.
+A batch's documents are encoded by the backend as running text (its own normalisation and pre-tokenisation), or for a
+backend that cuts at white space first, gathered from the pieces it gave each distinct chunk (`chunk_pieces_han.py`,
+the same pieces), then cut into HAN's sentences by the characters their pieces cover: a piece never crosses a
+sentence boundary, which lies between words. The `max_words` of a sentence counts its pieces, special tokens
+included.
 """
 
 from collections.abc import Iterable, Sequence
