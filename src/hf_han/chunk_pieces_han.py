@@ -136,14 +136,10 @@ class ChunkPieces:
         # keep the backend's threads busy.
         groups = np.array_split(np.arange(len(new)), min(len(new), _ENCODE_GROUPS))
         texts = [" ".join(new[group[0] : group[-1] + 1]) for group in groups]
-        encodings = self.backend.encode_batch(texts, add_special_tokens=False)
-        ids = np.fromiter(chain.from_iterable(encoding.ids for encoding in encodings), np.int64)
-        spans = np.fromiter(chain.from_iterable(chain.from_iterable(e.offsets for e in encodings)), np.int64)
         # where each chunk starts if the groups' texts are laid end to end, one space apart; then each piece's chunk
         chunk_starts = np.cumsum(lengths + 1) - lengths - 1
-        group_starts = chunk_starts[[group[0] for group in groups]]
-        shift = np.repeat(group_starts, [len(encoding) for encoding in encodings])
-        starts, ends = spans[0::2] + shift, spans[1::2] + shift
+        encoded = Pieces.of_backend(self.backend, texts, chunk_starts[[group[0] for group in groups]])
+        ids, starts, ends = encoded.ids, encoded.starts, encoded.ends
         chunk_of_piece = np.searchsorted(chunk_starts, starts, side="right") - 1
         starts -= chunk_starts[chunk_of_piece]
         ends -= chunk_starts[chunk_of_piece]
@@ -187,15 +183,18 @@ class Pieces:
     text_first: np.ndarray
 
     @classmethod
-    def of_backend(cls, backend: Tokenizer, joined: JoinedTexts) -> "Pieces":
-        """`backend`'s encoding of each whole text (one call for the batch: the backend encodes in its threads)."""
-        encodings = backend.encode_batch(joined.texts, add_special_tokens=False)
+    def of_backend(cls, backend: Tokenizer, texts: list[str], text_starts: np.ndarray) -> "Pieces":
+        """
+        `backend`'s encoding of each whole text (one call for the batch: the backend encodes in its threads), spans
+        counted from where each text starts (`text_starts`, as in `JoinedTexts`).
+        """
+        encodings = backend.encode_batch(texts, add_special_tokens=False)
         counts = np.fromiter(map(len, encodings), np.int64, len(encodings))
         ids = np.fromiter(chain.from_iterable(encoding.ids for encoding in encodings), np.int64, int(counts.sum()))
         spans = np.fromiter(
             chain.from_iterable(chain.from_iterable(encoding.offsets for encoding in encodings)), np.int64
         )
-        shift = np.repeat(joined.starts, counts)
+        shift = np.repeat(text_starts, counts)
         return cls(ids, spans[0::2] + shift, spans[1::2] + shift, np.concatenate([[0], np.cumsum(counts)]))
 
     def spans(self, joined: JoinedTexts) -> list[tuple[int, int]]:

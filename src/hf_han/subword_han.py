@@ -75,7 +75,7 @@ def encode_subword_documents(
     if chunk_pieces is not None:
         pieces = chunk_pieces.pieces(joined)
     else:
-        pieces = Pieces.of_backend(backend, joined)
+        pieces = Pieces.of_backend(backend, joined.texts, joined.starts)
     cuts, per_text = pieces.sentence_cuts(joined, [ends for _, ends, _ in prepared])
     ids = pieces.ids.tolist()
     spans = pieces.spans(joined) if with_offsets else None
@@ -135,17 +135,20 @@ def _sentence_parts(
     firsts, lasts, text_of = firsts[kept], lasts[kept], text_of[kept]
     if limit:
         parts = -(-(lasts - firsts) // limit) if wrap else np.ones(len(firsts), np.int64)
-        rank = np.arange(int(parts.sum())) - np.repeat(np.cumsum(parts) - parts, parts)
-        firsts = np.repeat(firsts, parts) + rank * limit
+        firsts = np.repeat(firsts, parts) + _ranks(parts) * limit
         lasts = np.minimum(np.repeat(lasts, parts), firsts + limit)
         text_of = np.repeat(text_of, parts)
     per_document = np.bincount(text_of, minlength=count)
     if max_sentences is not None and len(text_of) and per_document.max() > max_sentences:
-        rank = np.arange(len(text_of)) - np.repeat(np.cumsum(per_document) - per_document, per_document)
-        kept = rank < max_sentences
+        kept = _ranks(per_document) < max_sentences
         firsts, lasts, text_of = firsts[kept], lasts[kept], text_of[kept]
         per_document = np.bincount(text_of, minlength=count)
     return firsts.tolist(), lasts.tolist(), per_document.tolist()
+
+
+def _ranks(counts: np.ndarray) -> np.ndarray:
+    """0, 1, ... within each of the consecutive groups of `counts` entries."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
 def train_subword_backend(
