@@ -192,20 +192,29 @@ def _validation_batches(tokenizer, documents: list[str]) -> list[dict]:
 
 
 def _compare(model, onnx_path: Path, batches: list[dict]) -> dict:
-    """The ONNX model's logits against PyTorch's on `batches`: largest difference, agreement on the top label."""
+    """
+    The ONNX model's logits against PyTorch's on `batches`: largest difference, agreement on the top label, and the
+    largest PyTorch logit (the scale of the difference).
+    """
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    largest, agreeing, total = 0.0, 0, 0
+    largest, scale, agreeing, total = 0.0, 0.0, 0, 0
     for batch in batches:
         with torch.no_grad():
             expected = model(**batch).logits.numpy()
         inputs = {name: batch[name].numpy().astype(np.int64) for name in ("input_ids", "attention_mask")}
         logits = session.run(["logits"], inputs)[0]
         largest = max(largest, float(np.abs(logits - expected).max()))
+        scale = max(scale, float(np.abs(expected).max()))
         agreeing += int((logits.argmax(-1) == expected.argmax(-1)).sum())
         total += len(expected)
-    return {"max_abs_difference": largest, "argmax_agreement": agreeing / total, "documents": total}
+    return {
+        "max_abs_difference": largest,
+        "max_abs_logit": scale,
+        "argmax_agreement": agreeing / total,
+        "documents": total,
+    }
 
 
 def _opset_of(path: Path) -> int:

@@ -5,15 +5,17 @@ what `torch.export`, the ONNX exporter and other graph compilers trace (`HANMode
 
 - padding may sit anywhere: each sentence's real words, and each document's real sentences, are first moved to
   the front (a scatter to their rank among the real ones), so that every row is right-padded;
-- a recurrence runs over all steps of the padded rows in one `scan` (in the graph: an ONNX `Scan`). The forward
-  direction reads each row as it is, the backward direction reads it reversed within its own length (a gather):
-  padding then comes after every real step of both, so it never reaches a real output, and needs no mask;
+- a recurrence runs over all steps of the padded rows in one `scan`. The forward direction reads each row as it
+  is, the backward direction reads it reversed within its own length (a gather): padding then comes after every
+  real step of both, so it never reaches a real output, and needs no mask. Traced for ONNX (`onnx_operators`), the
+  word level reads the real sentences only, its first layer is a loop over time in packed order, and the other
+  recurrent layers are ONNX's `GRU`/`LSTM` operators (`onnx_rnn_han.py`);
 - attention is a softmax over each row's real positions (masked).
 
-It computes padded positions, which the eager path never does; that is the price of a static graph. CAHAN's
-context-aware attention (`context` other than "none") is not expressed here: it reads sentences one after another
-with attention that depends on the sentence vectors before, which would need a scan over sentences around the whole
-word level.
+It computes padded positions, which the eager path never does (at the ONNX word level, where most of them are,
+only a few); that is the price of a static graph. CAHAN's context-aware attention (`context` other than "none") is
+not expressed here: it reads sentences one after another with attention that depends on the sentence vectors
+before, which would need a scan over sentences around the whole word level.
 """
 
 from contextlib import contextmanager
@@ -166,22 +168,32 @@ def encode_rows(encoder: nn.Module, inputs: torch.Tensor, real: torch.BoolTensor
 def encode_words(model, ids: torch.LongTensor, real: torch.BoolTensor) -> torch.Tensor:
     """Word states `(rows, words, word_width)` of right-padded rows of word ids `(rows, words)`."""
     embedding_matrix = model.word_embeddings.weight
-    native = _ONNX_OPERATORS.get()
-    if (
-        native
-        or isinstance(model.word_encoder, HANTransformerEncoder)
-        or (model.training and model.embedding_dropout.p > 0)
-    ):
+    if isinstance(model.word_encoder, HANTransformerEncoder) or (model.training and model.embedding_dropout.p > 0):
         return encode_rows(
             model.word_encoder, model.embedding_dropout(nn.functional.embedding(ids, embedding_matrix)), real
         )
+    if _ONNX_OPERATORS.get():  # a row without real steps reads its first (its output is never read)
+        return native_bidirectional(model.word_encoder, embedding_matrix, real.sum(dim=1).clamp(min=1), ids=ids)
     return bidirectional_padded(model.word_encoder, embedding_matrix, real.sum(dim=1), ids=ids)
 
 
-def attention_weights(attention, states: torch.Tensor, real: torch.BoolTensor) -> torch.Tensor:
-    """Weights `(..., steps, hops)` of a `HANAttention` over each row's real steps; a row without any gets zeros."""
-    scores = attention.scores(torch.tanh(attention.projection(states))).float()  # (..., steps, hops)
-    scores = scores.masked_fill(~real.unsqueeze(-1), torch.finfo(scores.dtype).min)
+def attention_weights(
+    attention, states: torch.Tensor, real: torch.BoolTensor, real_only: bool = False
+) -> torch.Tensor:
+    """
+    Weights `(..., steps, hops)` of a `HANAttention` over each row's real steps; a row without any gets zeros. With
+    `real_only`, the scores of the real steps alone are computed (a selection, then a scatter): for the word level of
+    the ONNX graph, where most slots are padding and the projection is most of the attention's time.
+    """
+    if real_only:
+        flat_index = real.flatten().nonzero().squeeze(1)
+        real_states = states.flatten(0, -2).index_select(0, flat_index)  # (real steps, width)
+        real_scores = attention.scores(torch.tanh(attention.projection(real_states))).float()  # (real steps, hops)
+        scores = real_scores.new_full((real.numel(), real_scores.size(-1)), torch.finfo(real_scores.dtype).min)
+        scores = scores.index_copy(0, flat_index, real_scores).view(*real.shape, -1)
+    else:
+        scores = attention.scores(torch.tanh(attention.projection(states))).float()  # (..., steps, hops)
+        scores = scores.masked_fill(~real.unsqueeze(-1), torch.finfo(scores.dtype).min)
     return (scores.softmax(dim=-2) * real.unsqueeze(-1)).to(states.dtype)
 
 
@@ -239,7 +251,10 @@ def padded_forward(
     else:
         word_states = encode_words(model, rows, row_mask)  # (rows, words, word_width)
     if config.word_pooling == "attention":
-        word_weights = attention_weights(model.word_attention, word_states, row_mask)  # (rows, words, hops)
+        # real words only in the ONNX graph of HAN's own encoders (over a pretrained encoder, the exporter fails on
+        # the selection's size, and the encoder's own time dwarfs the attention's)
+        real_only = selected and model.word_embeddings is not None
+        word_weights = attention_weights(model.word_attention, word_states, row_mask, real_only=real_only)
         sentence_vectors = pool(model.word_attention, word_states, word_weights)  # (rows, word_width)
     else:
         lengths = row_mask.sum(dim=1, keepdim=True).clamp(min=1)

@@ -18,7 +18,7 @@ class HANBidirectionalEncoder(GradientCheckpointingLayer):
     and step t reads only the rows longer than t, so no padded step is ever computed. The backward direction reads
     each row reversed within its own length, and both directions advance together: a step is one batched matrix
     product and a few element-wise operations over a leading direction axis, and the input projections of all
-    steps are one matrix product before the loop (see `_packed_recurrence`).
+    steps are one matrix product before the loop (see `packed_recurrence`).
 
     On other devices (CUDA), where the library's recurrent kernel runs a whole sequence per call, rows are cut into
     a few length buckets and each goes through `nn.GRU` (or `nn.LSTM`) as a right-padded block: the forward cell
@@ -89,7 +89,7 @@ class HANBidirectionalEncoder(GradientCheckpointingLayer):
             step_inputs = projected.view(-1, gates).index_select(0, gather_first if layer == 0 else gather_steps)
             weight_hh = torch.stack([forward_rnn.weight_hh_l0.t(), backward_rnn.weight_hh_l0.t()])  # (2, H, gates)
             bias_hh = torch.stack([forward_rnn.bias_hh_l0, backward_rnn.bias_hh_l0]).unsqueeze(1)  # (2, 1, gates)
-            states = _packed_recurrence(
+            states = packed_recurrence(
                 self.cell, step_inputs.view(2, total_steps, gates), weight_hh, bias_hh, batch_sizes
             )  # (2, total_steps, H), time-major
             hidden = states.view(2 * total_steps, hidden_size).index_select(0, take).view(total_steps, -1)
@@ -124,7 +124,7 @@ class HANBidirectionalEncoder(GradientCheckpointingLayer):
         return hidden
 
 
-def _packed_recurrence(
+def packed_recurrence(
     cell: str, step_inputs: torch.Tensor, weight_hh: torch.Tensor, bias_hh: torch.Tensor, batch_sizes: list[int]
 ) -> torch.Tensor:
     """
@@ -197,4 +197,4 @@ def bidirectional_reference(encoder: HANBidirectionalEncoder, inputs: torch.Tens
     return hidden
 
 
-__all__ = ["HANBidirectionalEncoder", "bidirectional_reference"]
+__all__ = ["HANBidirectionalEncoder", "bidirectional_reference", "packed_recurrence"]
