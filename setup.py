@@ -32,7 +32,7 @@ setup(
         "viz": ["matplotlib>=3.7"],
         "vectors": ["gensim>=4.3"],
         "languages": ["sentencex>=1.0"],  # sentences by a language's rules (HANTokenizer(language=...))
-        "onnx": ["onnx>=1.17", "onnxruntime>=1.20", "onnxscript>=0.3"],  # python -m hf_han.export, ONNX serving
+        "onnx": ["onnx>=1.17", "onnxruntime>=1.20", "onnxscript>=0.7", "onnx-ir>=1.0"],  # hf_han.export, serving
         "dev": [
             "datasets>=3",
             "accelerate>=1.0",
@@ -42,7 +42,8 @@ setup(
             "sentencex>=1.0",
             "onnx>=1.17",
             "onnxruntime>=1.20",
-            "onnxscript>=0.3",
+            "onnxscript>=0.7",
+            "onnx-ir>=1.0",
             "nltk>=3.8",  # the tokenizer benchmark's baseline
             "parameterized>=0.9",  # imported by transformers' common model tests
             "pytest>=8",

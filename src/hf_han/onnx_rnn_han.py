@@ -103,7 +103,7 @@ def _loop(outputs: int):
     """ONNX's `Loop` with `outputs` outputs (final carried values, then scanned ones), for the exporter's tracer."""
     import onnx
     from onnxscript import opset18
-    from onnxscript._internal.values import Op
+    from onnxscript.values import Op
 
     Parameter, Schema = onnx.defs.OpSchema.FormalParameter, onnx.defs.OpSchema
     # One heterogeneous variadic input for (M, cond, v_initial...): the tracer fills a variadic parameter with every
