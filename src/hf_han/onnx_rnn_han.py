@@ -223,7 +223,7 @@ def _onnx_lookup_bidirectional_rnn(ids, lengths, table, weight_hh, bias_hh, cell
     # GRU's b_hn is multiplied by the reset gate). Being read by an operator of this graph, and not only by the loop
     # body, also lets ONNX Runtime's quantizer dequantize the lookup of an int8 table where it is read.
     gates = 3 * hidden_size if cell == "gru" else 4 * hidden_size
-    added_bias = bias_hh
+    added_bias, bias_hn = bias_hh, None
     if cell == "gru":
         bias_rz = op.Slice(bias_hh, ints(0), ints(2 * hidden_size), ints(1))
         bias_hn = op.Slice(bias_hh, ints(2 * hidden_size), ints(3 * hidden_size), ints(1))
@@ -242,7 +242,7 @@ def _onnx_lookup_bidirectional_rnn(ids, lengths, table, weight_hh, bias_hh, cell
         "schedule": op.Concat(column(op.Sub(ends, counts)), column(ends), column(counts), *padding, axis=1),
         "schedule_splits": ints(1, 1, 1, 6),
         "weight_hh": op.Transpose(weight_hh, perm=[0, 2, 1]),
-        "bias_hn": op.Unsqueeze(bias_hn, ints(1)) if cell == "gru" else None,
+        "bias_hn": None if bias_hn is None else op.Unsqueeze(bias_hn, ints(1)),
         "zero": ints(0),
         "axis_1": ints(1),
         "gru_splits": ints(2 * hidden_size, hidden_size),
