@@ -229,7 +229,7 @@ def main():
     parser.add_argument("--validation_samples", type=int, default=0)
     parser.add_argument("--test_samples", type=int, default=0)
     parser.add_argument("--rows", default=",".join(ROWS))
-    parser.add_argument("--pretrained_epochs", type=float, default=2.0)
+    parser.add_argument("--pretrained_epochs", type=float, default=4.0, help="the example's default over an encoder")
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--output_dir", default="outputs/bench-pretrained")

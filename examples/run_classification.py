@@ -180,7 +180,7 @@ class HANTrainingArguments(TrainingArguments):
         default=64, metadata={"help": "Training batch per device (paper: 64; 16 over a pretrained encoder)."}
     )
     per_device_eval_batch_size: int = field(default=128, metadata={"help": "Evaluation batch per device."})
-    num_train_epochs: float = field(default=5.0, metadata={"help": "Training epochs (2 over a pretrained encoder)."})
+    num_train_epochs: float = field(default=5.0, metadata={"help": "Training epochs (4 over a pretrained encoder)."})
     train_sampling_strategy: str = field(
         default="group_by_length", metadata={"help": "'group_by_length' batches documents of similar length."}
     )
@@ -774,7 +774,9 @@ def check_model_options(model_args, given: set[str]) -> None:
 
 
 # Training settings that suit fine-tuning a pretrained word encoder, where the command line does not say otherwise.
-PRETRAINED_DEFAULTS = {"per_device_train_batch_size": 16, "num_train_epochs": 2.0, "warmup_steps": 0.1}
+# 4 epochs: over MiniLM on 20 Newsgroups, validation accuracy rose every epoch (82.7, 88.3, 89.6, 89.8%), and test
+# accuracy went from 80.7% after a 2-epoch schedule to 84.0% (docs/benchmarks.md); the best epoch is kept.
+PRETRAINED_DEFAULTS = {"per_device_train_batch_size": 16, "num_train_epochs": 4.0, "warmup_steps": 0.1}
 
 
 def apply_pretrained_defaults(training_args, given: set[str]) -> None:
