@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .recurrence_han import packed_recurrence
+from .recurrence_han import packed_recurrence, stacked_directions, time_major_order
 
 
 def _bidirectional_rnn(
@@ -71,15 +71,9 @@ def _lookup_bidirectional_rnn(
     `(2, gates * hidden, hidden)`, `bias_hh` `(2, gates * hidden)` -> `(rows, steps, 2 * hidden)`.
     """
     rows, steps = ids.shape
-    sorted_lengths, by_length = torch.sort(lengths, descending=True, stable=True)
-    # time-major packed order: time t holds the rows longer than t, longest first
-    time, rank = (sorted_lengths[None, :] > torch.arange(int(sorted_lengths[0]), device=ids.device)[:, None]).nonzero(
-        as_tuple=True
-    )
-    row = by_length[rank]
+    time, row, batch_sizes = time_major_order(lengths)
     read = torch.stack([time, lengths[row] - 1 - time])  # (2, packed): the position each direction reads
     step_inputs = torch.stack([table[0][ids[row, read[0]]], table[1][ids[row, read[1]]]])  # (2, packed, gates)
-    batch_sizes = torch.bincount(time).tolist()
     states = packed_recurrence(cell, step_inputs, weight_hh.transpose(1, 2), bias_hh[:, None], batch_sizes)
     outputs = states.new_zeros(2, rows, steps, hidden_size)
     outputs[0, row, read[0]] = states[0]
@@ -317,10 +311,7 @@ def native_bidirectional(encoder, inputs: Tensor, lengths: Tensor, ids: Tensor |
     for layer, (forward_rnn, backward_rnn) in enumerate(zip(encoder.forward_layers, encoder.backward_layers)):
         if layer > 0:
             outputs = encoder.dropout(outputs)
-        weight_ih = torch.stack([forward_rnn.weight_ih_l0, backward_rnn.weight_ih_l0])
-        weight_hh = torch.stack([forward_rnn.weight_hh_l0, backward_rnn.weight_hh_l0])
-        bias_ih = torch.stack([forward_rnn.bias_ih_l0, backward_rnn.bias_ih_l0])
-        bias_hh = torch.stack([forward_rnn.bias_hh_l0, backward_rnn.bias_hh_l0])
+        weight_ih, weight_hh, bias_ih, bias_hh = stacked_directions(forward_rnn, backward_rnn)
         if layer == 0 and ids is not None:
             table = torch.matmul(inputs, weight_ih.transpose(1, 2)) + bias_ih[:, None]  # (2, vocab, gates * H)
             outputs = lookup_bidirectional_rnn(

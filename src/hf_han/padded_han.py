@@ -26,6 +26,7 @@ from torch import nn
 from torch._higher_order_ops.scan import scan
 
 from .onnx_rnn_han import native_bidirectional
+from .recurrence_han import stacked_directions
 from .transformer_han import HANTransformerEncoder
 
 
@@ -97,10 +98,8 @@ def bidirectional_padded(
     for layer, (forward_rnn, backward_rnn) in enumerate(zip(encoder.forward_layers, encoder.backward_layers)):
         if layer > 0:
             outputs = encoder.dropout(outputs)
-        weight_ih = torch.stack([forward_rnn.weight_ih_l0, backward_rnn.weight_ih_l0])  # (2, gates * H, in)
-        weight_hh = torch.stack([forward_rnn.weight_hh_l0, backward_rnn.weight_hh_l0])  # (2, gates * H, H)
-        bias_ih = torch.stack([forward_rnn.bias_ih_l0, backward_rnn.bias_ih_l0])[:, None]  # (2, 1, gates * H)
-        bias_hh = torch.stack([forward_rnn.bias_hh_l0, backward_rnn.bias_hh_l0])[:, None]
+        weight_ih, weight_hh, bias_ih, bias_hh = stacked_directions(forward_rnn, backward_rnn)
+        bias_ih, bias_hh = bias_ih[:, None], bias_hh[:, None]  # (2, 1, gates * H)
         # both directions in one scan: a leading direction axis, the backward one reading reversed rows
         if layer == 0 and ids is not None:
             table = torch.matmul(inputs, weight_ih.transpose(1, 2)) + bias_ih  # (2, vocab, gates * H)

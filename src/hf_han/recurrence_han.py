@@ -62,10 +62,7 @@ class HANBidirectionalEncoder(GradientCheckpointingLayer):
         total_steps, hidden_size = int(lengths.sum()), self.hidden_size
         # Time-major packed order: time t holds the rows longer than t, longest first. Direction d reads packed
         # step `read[d, p]` at time-major position p.
-        sorted_lengths, by_length = torch.sort(lengths, descending=True, stable=True)
-        batch_sizes = torch.bincount(lengths - 1).flip(0).cumsum(0).flip(0).tolist()  # rows longer than t, per t
-        time, rank = (sorted_lengths.unsqueeze(0) > torch.arange(len(batch_sizes)).unsqueeze(1)).nonzero(as_tuple=True)
-        row = by_length[rank]
+        time, row, batch_sizes = time_major_order(lengths)
         row_start = (torch.cumsum(lengths, 0) - lengths)[row]
         read = torch.stack([row_start + time, row_start + lengths[row] - 1 - time])  # (2, total_steps)
         # The projections of both directions lie side by side, (steps, 2, gates): one gather feeds both.
@@ -122,6 +119,26 @@ class HANBidirectionalEncoder(GradientCheckpointingLayer):
                 dim=-1,
             )  # (total_steps, 2 * hidden)
         return hidden
+
+
+def time_major_order(lengths: torch.LongTensor) -> tuple[torch.LongTensor, torch.LongTensor, list[int]]:
+    """
+    Packed steps of rows of `lengths` (each at least 1) in time-major order: time t holds the rows longer than t,
+    longest first. Returns each step's time and row `(total_steps,)`, and the rows at each time (`batch_sizes`).
+    """
+    sorted_lengths, by_length = torch.sort(lengths, descending=True, stable=True)
+    batch_sizes = torch.bincount(lengths - 1).flip(0).cumsum(0).flip(0).tolist()  # rows longer than t, per t
+    times = torch.arange(len(batch_sizes), device=lengths.device)
+    time, rank = (sorted_lengths.unsqueeze(0) > times.unsqueeze(1)).nonzero(as_tuple=True)
+    return time, by_length[rank], batch_sizes
+
+
+def stacked_directions(forward_rnn: nn.Module, backward_rnn: nn.Module) -> tuple[torch.Tensor, ...]:
+    """One layer's `W_ih, W_hh` `(2, gates * H, in | H)` and `b_ih, b_hh` `(2, gates * H)`: both directions stacked."""
+    return tuple(
+        torch.stack([getattr(forward_rnn, name), getattr(backward_rnn, name)])
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+    )
 
 
 def packed_recurrence(
@@ -197,4 +214,10 @@ def bidirectional_reference(encoder: HANBidirectionalEncoder, inputs: torch.Tens
     return hidden
 
 
-__all__ = ["HANBidirectionalEncoder", "bidirectional_reference", "packed_recurrence"]
+__all__ = [
+    "HANBidirectionalEncoder",
+    "bidirectional_reference",
+    "packed_recurrence",
+    "stacked_directions",
+    "time_major_order",
+]
