@@ -6,7 +6,12 @@ Rows (`--rows`, in this order by default):
     tfidf              TF-IDF of 1-2 grams (sublinear tf, min_df 2) and a linear SVM, C chosen on validation
     han                examples/run_classification.py with its defaults (skip-gram vectors trained on the split)
     han_random         the same with --train_word_vectors false (random embeddings)
-    han_distilled      the same with --distill_word_vectors_from MiniLM (static vectors, no encoder at run time)
+    han_distilled      the same with --distill_word_vectors_from MiniLM --distillation_method distilled (static
+                       vectors from MiniLM's outputs, Model2Vec-style; no encoder at run time)
+    han_input_embeddings  the same with MiniLM's input embeddings (--distillation_method input_embeddings, the
+                       example's default since 2026-11-30)
+    han_distilled_pieces  distilled vectors of MiniLM's own WordPiece vocabulary (--tokenizer_name: MiniLM's
+                       tokenizer wrapped by HANTokenizer.from_pretrained_tokenizer), as Model2Vec distils
     han_minilm_frozen  run_classification.py --word_encoder_name_or_path MiniLM --freeze_word_encoder
     han_minilm         run_classification.py --word_encoder_name_or_path MiniLM (fine-tuned), otherwise defaults
     flat_minilm_256    MiniLM fine-tuned through AutoModelForSequenceClassification, truncated at 256 tokens
@@ -43,8 +48,8 @@ from offline_datasets import prepare_imdb_splits, prepare_minilm, prepare_newsgr
 
 
 ROWS = (
-    "tfidf", "han", "han_random", "han_distilled", "han_minilm_frozen", "han_minilm", "flat_minilm_256",
-    "flat_minilm_512",
+    "tfidf", "han", "han_random", "han_distilled", "han_input_embeddings", "han_distilled_pieces",
+    "han_minilm_frozen", "han_minilm", "flat_minilm_256", "flat_minilm_512",
 )  # fmt: skip
 
 
@@ -211,8 +216,16 @@ def run_row(row: str, files: dict, args, minilm: Path) -> dict:
         return han(files, args, folder)
     if row == "han_random":
         return han(files, args, folder, "--train_word_vectors", "false")
-    if row == "han_distilled":
-        return han(files, args, folder, "--distill_word_vectors_from", str(minilm))
+    if row in ("han_distilled", "han_input_embeddings"):
+        method = "distilled" if row == "han_distilled" else "input_embeddings"
+        return han(files, args, folder, "--distill_word_vectors_from", str(minilm), "--distillation_method", method)
+    if row == "han_distilled_pieces":
+        from hf_han import HANTokenizer
+
+        pieces = folder.parent / "minilm_pieces_tokenizer"
+        HANTokenizer.from_pretrained_tokenizer(str(minilm)).save_pretrained(pieces)
+        distilled = ("--distill_word_vectors_from", str(minilm), "--distillation_method", "distilled")
+        return han(files, args, folder, "--tokenizer_name", str(pieces), *distilled)
     if row == "han_minilm_frozen":
         return han(files, args, folder, *pretrained_options(args, minilm), "--freeze_word_encoder", "true")
     if row == "han_minilm":

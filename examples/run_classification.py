@@ -110,8 +110,11 @@ class ModelArguments:
             "static vectors of --embedding_dim values (no encoder runs while training or predicting)."
         },
     )
+    # input_embeddings measured better on whole splits (20 Newsgroups 79.99% against 78.47%, IMDB 90.94 against
+    # 90.84), and needs no encoder pass over the vocabulary
     distillation_method: str = field(
-        default="distilled", metadata={"help": "distilled (encoder outputs, Model2Vec-style) or input_embeddings."}
+        default="input_embeddings",
+        metadata={"help": "input_embeddings (the encoder's, averaged over pieces) or distilled (Model2Vec-style)."},
     )
     cache_dir: str | None = field(default=None, metadata={"help": "Where downloaded models and datasets are kept."})
     model_revision: str = field(default="main", metadata={"help": "Branch, tag or commit of --model_name_or_path."})

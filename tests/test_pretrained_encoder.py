@@ -376,13 +376,20 @@ def test_run_classification_trains_a_han_over_the_encoder(bert_folder, tmp_path)
     assert "word_encoder_learning_rate" in card
 
 
-def test_run_classification_initialises_word_vectors_by_distillation(bert_folder, tmp_path):
+@pytest.mark.parametrize("method", [None, "distilled"])
+def test_run_classification_initialises_word_vectors_by_distillation(bert_folder, tmp_path, method):
+    options = [] if method is None else ["--distillation_method", method]
     _run_classification(
         tmp_path, "--distill_word_vectors_from", bert_folder, "--embedding_dim", "8", "--word_hidden_size", "4",
-        "--min_frequency", "1",
+        "--min_frequency", "1", "--freeze_word_embeddings", "true", *options,
     )  # fmt: skip
     model = HANForDocumentClassification.from_pretrained(tmp_path / "out")
+    tokenizer = HANTokenizer.from_pretrained(tmp_path / "out")
     assert model.config.word_encoder == "gru" and model.config.embedding_dim == 8
+    # the input embeddings unless told otherwise (frozen, so as loaded)
+    vectors = distill_word_vectors(tokenizer, bert_folder, dimensions=8, method=method or "input_embeddings")
+    row = model.get_input_embeddings().weight[tokenizer.convert_tokens_to_ids("film")]
+    np.testing.assert_allclose(row.detach().numpy(), vectors["film"], atol=1e-6)
 
 
 def test_run_classification_refuses_clashing_options(bert_folder, tmp_path):
