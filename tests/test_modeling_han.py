@@ -375,6 +375,33 @@ def test_trainer_gradient_accumulation_matches_one_big_batch(tmp_path):
     assert not torch.equal(trained[0]["classifier.weight"], start.state_dict()["classifier.weight"])
 
 
+def test_trainer_predicts_in_the_datasets_order_when_training_is_grouped_by_length(tmp_path):
+    """`Trainer` groups evaluation batches by length when training is grouped; `predict`'s rows must not move."""
+    from transformers import TrainingArguments
+
+    from hf_han import HANTrainer
+
+    documents = random_documents(torch.Generator().manual_seed(5), 24, 6, 7, 99)
+    examples = []
+    for document in documents:
+        input_ids, attention_mask = pad_documents([document], num_words=7)
+        examples.append({"input_ids": input_ids[0], "attention_mask": attention_mask[0]})
+
+    def collate(batch):
+        ids, mask = pad_documents([[row[row > 0].tolist() for row in example["input_ids"]] for example in batch])
+        return {"input_ids": ids, "attention_mask": mask}
+
+    model = HANForDocumentClassification(tiny_config()).eval()
+    args = TrainingArguments(
+        output_dir=str(tmp_path), per_device_eval_batch_size=4, report_to=[], use_cpu=True,
+        train_sampling_strategy="group_by_length",
+    )  # fmt: skip
+    predicted = HANTrainer(model=model, args=args, data_collator=collate).predict(examples).predictions
+    with torch.no_grad():
+        one_by_one = [model(**collate([example])).logits[0] for example in examples]
+    torch.testing.assert_close(torch.as_tensor(predicted), torch.stack(one_by_one), atol=1e-5, rtol=1e-5)
+
+
 # ---------------------------------------------------------------- word vectors
 
 

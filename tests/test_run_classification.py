@@ -99,6 +99,12 @@ def test_csv_with_string_labels_trains_evaluates_predicts_and_saves_everything(t
 
     predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(predictions) == 16 and {p["label"] for p in predictions} <= {"negative", "positive"}
+    # a line per test row, in the file's order (transformers reads evaluation batches grouped by length when
+    # training is, which must not reorder them): scored against the file, they give the Trainer's accuracy
+    with open(test, newline="") as handle:
+        gold = [row["sentiment"] for row in csv.DictReader(handle)]
+    correct = [prediction["label"] == label for prediction, label in zip(predictions, gold, strict=True)]
+    assert sum(correct) / len(correct) == pytest.approx(results["test_accuracy"])
 
     card = ModelCard.load(out / "README.md")
     assert card.data.library_name == "transformers" and card.data.pipeline_tag == "text-classification"

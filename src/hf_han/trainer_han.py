@@ -2,7 +2,9 @@
 
 import os
 
+from torch.utils.data import SequentialSampler
 from transformers import Trainer, TrainerCallback
+from transformers.trainer_utils import has_length
 
 from .explanation_han import Explanation
 from .modelcard_han import HANModelCardData
@@ -102,6 +104,9 @@ class HANTrainer(Trainer):
             (`args.learning_rate`); both follow the same schedule. By default everything trains at
             `args.learning_rate`.
         args, kwargs: as for [`~transformers.Trainer`].
+
+    Evaluation and `predict` read a dataset in its order, also when training batches are grouped by length
+    (`train_sampling_strategy="group_by_length"`), so that `predict`'s rows are the dataset's rows.
     """
 
     def __init__(self, *args, word_encoder_learning_rate: float | None = None, **kwargs):
@@ -113,6 +118,14 @@ class HANTrainer(Trainer):
             {} if word_encoder_learning_rate is None else {"word_encoder_learning_rate": word_encoder_learning_rate}
         )
         self.add_callback(HANModelCardCallback(extra))
+
+    def _get_eval_sampler(self, eval_dataset):
+        # `Trainer` reads evaluation batches grouped by length when training is grouped (HAN's examples train so),
+        # and `predict` then returns its rows in that order, not the dataset's: a caller who pairs them with the
+        # documents pairs them wrongly. Metrics do not depend on the order, so evaluation reads in order.
+        if eval_dataset is None or not has_length(eval_dataset):
+            return None
+        return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None  # None: accelerate shards
 
     def create_optimizer(self, model=None):
         """As `Trainer` does, with the pretrained word encoder's parameters in groups of their own learning rate."""
