@@ -381,15 +381,13 @@ def test_trainer_predicts_in_the_datasets_order_when_training_is_grouped_by_leng
 
     from hf_han import HANTrainer
 
+    # ragged documents of 1-6 sentences: the length the sampler groups by is the number of sentences
     documents = random_documents(torch.Generator().manual_seed(5), 24, 6, 7, 99)
-    examples = []
-    for document in documents:
-        input_ids, attention_mask = pad_documents([document], num_words=7)
-        examples.append({"input_ids": input_ids[0], "attention_mask": attention_mask[0]})
+    examples = [{"input_ids": document} for document in documents]
 
     def collate(batch):
-        ids, mask = pad_documents([[row[row > 0].tolist() for row in example["input_ids"]] for example in batch])
-        return {"input_ids": ids, "attention_mask": mask}
+        input_ids, attention_mask = pad_documents([example["input_ids"] for example in batch])
+        return {"input_ids": input_ids, "attention_mask": attention_mask}
 
     model = HANForDocumentClassification(tiny_config()).eval()
     args = TrainingArguments(
