@@ -39,8 +39,9 @@ from hf_han import (
     distill_word_vectors,
 )
 
-import classification_data  # beside this script, as are the two below
+import classification_data  # beside this script, as are the three below
 import skipgram_vectors
+import training_schedule
 from classification_data import (
     LABEL_COLUMN_CANDIDATES,
     OFFLINE_DATASETS,
@@ -52,6 +53,7 @@ from classification_data import (
     pick_column,
 )
 from skipgram_vectors import initialise_word_vectors, wants_skipgram_vectors
+from training_schedule import fit_model_settings, fit_schedule, report_schedule
 
 
 logger = logging.getLogger(__name__)
@@ -93,7 +95,13 @@ class ModelArguments:
             "default for a new word-level HAN given no other vectors; --train_word_vectors false turns it off."
         },
     )
-    word_vectors_epochs: int = field(default=5, metadata={"help": "Skip-gram epochs for --train_word_vectors."})
+    word_vectors_epochs: int | None = field(
+        default=None,
+        metadata={
+            "help": "Skip-gram epochs for --train_word_vectors; default 5, more for a small training split (until "
+            "about 10M words are read, at most 100)."
+        },
+    )
     freeze_word_embeddings: bool = field(default=False, metadata={"help": "Keep the word embeddings fixed."})
     word_encoder_name_or_path: str | None = field(
         default=None,
@@ -292,6 +300,7 @@ def main(argv: list[str] | None = None) -> dict:
             logger.warning(f"{empty} of the {len(texts)} training documents are empty; they read as one [UNK].")
 
     # ------------------------------------------------------------------ model
+    chosen = {}  # what the example chose on the user's behalf, for the training set's size
     if model is None:
         labels = dict(
             num_labels=len(label_list) if problem_type != "regression" else 1,
@@ -318,6 +327,8 @@ def main(argv: list[str] | None = None) -> dict:
                 **settings,
             )
         else:
+            if training_args.do_train and "train" in raw_datasets:
+                chosen.update(fit_model_settings(model_args, given, train_documents(raw_datasets, data_args)))
             settings = dict(
                 vocab_size=len(tokenizer),
                 embedding_dim=model_args.embedding_dim,
@@ -340,7 +351,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
         model.load_word_vectors(vectors, tokenizer, freeze=model_args.freeze_word_embeddings)
     elif model_args.word_vectors or wants_skipgram_vectors(model_args, tokenizer):
-        initialise_word_vectors(model, tokenizer, raw_datasets, text_column, model_args, training_args)
+        chosen.update(initialise_word_vectors(model, tokenizer, raw_datasets, text_column, model_args, training_args))
     elif model_args.freeze_word_embeddings:
         model.config.freeze_word_embeddings = True
 
@@ -381,6 +392,15 @@ def main(argv: list[str] | None = None) -> dict:
         splits[f"{name}_raw"] = dataset
 
     # ------------------------------------------------------------------ training
+    if training_args.do_train:
+        pretrained = model.config.word_encoder == "pretrained"
+        chosen.update(fit_schedule(training_args, data_args, given, len(splits["train"]), pretrained=pretrained))
+        report_schedule(
+            chosen,
+            len(splits["train"]),
+            training_args,
+            os.path.join(training_args.output_dir, "schedule.json") if training_args.should_save else None,
+        )
     if training_args.metric_for_best_model == "auto":
         training_args.metric_for_best_model = (
             "mse"
@@ -481,7 +501,7 @@ def setup_logging(training_args: TrainingArguments) -> None:
         handlers=[logging.StreamHandler(sys.stdout)],
     )
     level = training_args.get_process_log_level()
-    for module_logger in (logger, classification_data.logger, skipgram_vectors.logger):
+    for module_logger in (logger, classification_data.logger, skipgram_vectors.logger, training_schedule.logger):
         module_logger.setLevel(level)
     datasets.utils.logging.set_verbosity(level)
     transformers.utils.logging.set_verbosity(level)
@@ -614,6 +634,12 @@ def apply_pretrained_defaults(training_args, given: set[str]) -> None:
     for name, value in PRETRAINED_DEFAULTS.items():
         if name not in given:
             setattr(training_args, name, value)
+
+
+def train_documents(raw_datasets, data_args) -> int:
+    """How many documents training reads (the training split, or its first --max_train_samples)."""
+    count = len(raw_datasets["train"])
+    return count if data_args.max_train_samples is None else min(count, data_args.max_train_samples)
 
 
 def add_card_example(model, splits: dict, text_column: str) -> None:

@@ -4,10 +4,23 @@ vectors trained on the training split (the paper's recipe; gensim).
 """
 
 import logging
+import math
 import os
 
 
 logger = logging.getLogger(__name__)
+
+# Skip-gram reads a small corpus several times over, until about this many words have gone by: 5 passes over 500
+# IMDB reviews (0.6M words) gave vectors that, kept fixed, left HAN at 57.9% on the test reviews; 50 passes, 78.4%
+# (docs/benchmarks.md, "Learning curves"). A corpus of 2M words or more keeps gensim's usual 5 passes.
+SKIPGRAM_WORDS = 10_000_000
+SKIPGRAM_EPOCHS = (5, 100)  # fewest and most passes when --word_vectors_epochs is not given
+
+
+def skipgram_epochs(corpus_words: int) -> int:
+    """Passes over a corpus of `corpus_words` words: enough to read SKIPGRAM_WORDS, within SKIPGRAM_EPOCHS."""
+    fewest, most = SKIPGRAM_EPOCHS
+    return min(most, max(fewest, math.ceil(SKIPGRAM_WORDS / max(1, corpus_words))))
 
 
 def wants_skipgram_vectors(model_args, tokenizer) -> bool:
@@ -20,14 +33,18 @@ def wants_skipgram_vectors(model_args, tokenizer) -> bool:
     return new_word_level and not (model_args.word_vectors or model_args.distill_word_vectors_from)
 
 
-def initialise_word_vectors(model, tokenizer, raw_datasets, text_column, model_args, training_args) -> None:
-    """Load `--word_vectors`, or train skip-gram vectors on the training split (rank 0 trains, the others read)."""
+def initialise_word_vectors(model, tokenizer, raw_datasets, text_column, model_args, training_args) -> dict:
+    """
+    Load `--word_vectors`, or train skip-gram vectors on the training split (rank 0 trains, the others read). Return
+    what was chosen on the user's behalf (the skip-gram epochs where --word_vectors_epochs was not given).
+    """
+    chosen = {}
     path = model_args.word_vectors
     if path is None:
         path = os.path.join(training_args.output_dir, "_word_vectors", "skipgram.txt")
         with training_args.main_process_first(desc="training word vectors"):
             if not os.path.exists(path):
-                train_skipgram_vectors(
+                epochs = train_skipgram_vectors(
                     tokenizer,
                     raw_datasets["train"][text_column],
                     model.config.embedding_dim,
@@ -35,10 +52,14 @@ def initialise_word_vectors(model, tokenizer, raw_datasets, text_column, model_a
                     training_args.seed,
                     path,
                 )
+                if model_args.word_vectors_epochs is None:
+                    chosen["word_vectors_epochs"] = epochs
     model.load_word_vectors(path, tokenizer, freeze=model_args.freeze_word_embeddings)
+    return chosen
 
 
-def train_skipgram_vectors(tokenizer, texts: list[str], dim: int, epochs: int, seed: int, path: str) -> None:
+def train_skipgram_vectors(tokenizer, texts: list[str], dim: int, epochs: int | None, seed: int, path: str) -> int:
+    """Train skip-gram vectors of the tokenizer's words and write them to `path`; return the epochs trained."""
     try:
         from gensim.models import Word2Vec
     except ImportError as error:
@@ -47,7 +68,12 @@ def train_skipgram_vectors(tokenizer, texts: list[str], dim: int, epochs: int, s
             "gensim, or pass --train_word_vectors false."
         ) from error
     sentences = [words for text in texts for words in tokenizer.sentence_words(text or "")]
-    logger.info(f"Training {dim}-dimensional skip-gram vectors on {len(sentences)} sentences ({epochs} epochs)")
+    corpus_words = sum(len(words) for words in sentences)
+    epochs = skipgram_epochs(corpus_words) if epochs is None else epochs
+    logger.info(
+        f"Training {dim}-dimensional skip-gram vectors on {len(sentences):,} sentences, {corpus_words:,} words "
+        f"({epochs} epochs)"
+    )
     word2vec = Word2Vec(
         sentences,
         vector_size=dim,
@@ -67,3 +93,4 @@ def train_skipgram_vectors(tokenizer, texts: list[str], dim: int, epochs: int, s
             word + " " + " ".join(f"{value:.6f}" for value in word2vec.wv[word]) + "\n" for word in vocabulary
         )
     os.replace(partial, path)
+    return epochs

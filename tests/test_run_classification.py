@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import os
 import random
 import shutil
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from unittest.mock import PropertyMock, patch
 
 import pytest
 import torch
@@ -22,6 +24,9 @@ from hf_han import HANForDocumentClassification, HANTokenizer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 import run_classification  # noqa: E402
+import skipgram_vectors  # noqa: E402
+import training_schedule  # noqa: E402
+from training_schedule import fit_schedule  # noqa: E402
 
 
 GOOD = ["great film.", "i loved it!", "wonderful acting.", "a superb story.", "brilliant and moving."]
@@ -309,3 +314,88 @@ def test_continuing_from_a_trained_model_keeps_its_tokenizer_and_labels(tmp_path
     assert tokenizer.get_vocab() == HANTokenizer.from_pretrained(first).get_vocab()
     config = json.loads((second / "config.json").read_text())
     assert config["label2id"] == {"negative": 0, "positive": 1}
+
+
+def _schedule_args(**overrides):
+    """The example's training defaults (as parsed from an empty command line) with `overrides`."""
+    arguments = ("ModelArguments", "DataTrainingArguments", "HANTrainingArguments")
+    parser = run_classification.HfArgumentParser([getattr(run_classification, name) for name in arguments])
+    _, data_args, training_args = parser.parse_args_into_dataclasses(args=["--output_dir", "unused"])
+    for name, value in overrides.items():
+        setattr(training_args, name, value)
+    return data_args, training_args
+
+
+def test_the_schedule_stretches_a_small_set_and_leaves_a_large_one_or_a_given_option_alone():
+    from training_schedule import MIN_STEPS, SMALL_BATCH
+
+    data_args, training_args = _schedule_args()
+    chosen = fit_schedule(training_args, data_args, set(), 200, pretrained=False)
+    # 200 documents in batches of 16: 13 steps an epoch, stretched to at least MIN_STEPS steps
+    assert chosen["per_device_train_batch_size"] == SMALL_BATCH["scratch"] == training_args.per_device_train_batch_size
+    assert chosen["num_train_epochs"] == training_args.num_train_epochs == math.ceil(MIN_STEPS["scratch"] / 13)
+    # evaluated (and saved) about EVALUATIONS times in all, not after each of the many short epochs
+    assert training_args.eval_strategy == training_args.save_strategy == "steps"
+    every = math.ceil(13 * chosen["num_train_epochs"] / training_schedule.EVALUATIONS["scratch"])
+    assert training_args.eval_steps == training_args.save_steps == every
+    assert chosen["early_stopping_patience"] > 2
+    assert data_args.early_stopping_patience == chosen["early_stopping_patience"]
+
+    data_args, training_args = _schedule_args()
+    assert fit_schedule(training_args, data_args, set(), 22_500, pretrained=False) == {}  # the whole IMDB split
+    assert (training_args.num_train_epochs, training_args.per_device_train_batch_size) == (5.0, 64)
+    assert training_args.eval_strategy == "epoch" and data_args.early_stopping_patience == 2
+
+    given = {"num_train_epochs", "per_device_train_batch_size"}
+    data_args, training_args = _schedule_args(num_train_epochs=2.0, per_device_train_batch_size=64)
+    assert fit_schedule(training_args, data_args, given, 200, pretrained=False) == {}
+    data_args, training_args = _schedule_args(max_steps=10)
+    assert fit_schedule(training_args, data_args, set(), 200, pretrained=False) == {}
+
+    # skip-gram passes: many over a small corpus, gensim's usual 5 over one of 2M words or more (IMDB: 5.2M)
+    assert skipgram_vectors.skipgram_epochs(1_000) == skipgram_vectors.SKIPGRAM_EPOCHS[1]
+    assert skipgram_vectors.skipgram_epochs(200_000) == 50
+    assert skipgram_vectors.skipgram_epochs(2_000_000) == skipgram_vectors.skipgram_epochs(5_200_000) == 5
+
+    # two processes take twice the documents a step: half the steps an epoch, so about twice the epochs
+    minimum = MIN_STEPS["pretrained"]
+    data_args, training_args = _schedule_args(per_device_train_batch_size=16)
+    one = fit_schedule(training_args, data_args, set(), 300, pretrained=True)["num_train_epochs"]
+    data_args, training_args = _schedule_args(per_device_train_batch_size=16)
+    with patch.object(type(training_args), "world_size", new_callable=PropertyMock, return_value=2):
+        two = fit_schedule(training_args, data_args, set(), 300, pretrained=True)["num_train_epochs"]
+    assert (one, two) == (math.ceil(minimum / math.ceil(300 / 16)), math.ceil(minimum / math.ceil(300 / 32)))
+
+
+def test_a_small_set_trains_the_minimum_steps_with_early_stopping_and_given_epochs_are_kept(tmp_path, caplog):
+    train = write_rows(tmp_path / "train.csv", sentiment_rows(48, 0))
+    validation = write_rows(tmp_path / "dev.csv", sentiment_rows(16, 100))
+    data = ["--train_file", str(train), "--validation_file", str(validation), "--do_train", "--learning_rate", "1e-2"]
+    out = tmp_path / "fitted"
+    with caplog.at_level("WARNING"):
+        run(out, *data)
+    schedule = json.loads((out / "schedule.json").read_text())
+    # batches of 8 (given): 6 steps an epoch, stretched to the minimum number of steps, evaluated 20 times
+    assert schedule["steps_per_epoch"] == 6 and schedule["train_documents"] == 48
+    epochs = schedule["chosen"]["num_train_epochs"]
+    assert epochs == math.ceil(training_schedule.MIN_STEPS["scratch"] / 6)
+    assert "per_device_train_batch_size" not in schedule["chosen"]  # given on the command line
+    # a new HAN on a small set: dropout on its embeddings, and skip-gram vectors read the few words many times over
+    dropout = schedule["chosen"]["embedding_dropout"]
+    assert dropout == training_schedule.SMALL_SET_EMBEDDING_DROPOUT
+    assert json.loads((out / "config.json").read_text())["embedding_dropout"] == dropout
+    assert schedule["chosen"]["word_vectors_epochs"] == skipgram_vectors.SKIPGRAM_EPOCHS[1]
+    every = schedule["chosen"]["eval_steps"]
+    assert any("Schedule for 48 training documents" in record.message for record in caplog.records)
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert state["num_train_epochs"] == epochs and state["eval_steps"] == every
+    # an easy task: the validation accuracy stops improving, early stopping ends the run and the best is kept
+    assert state["global_step"] < 6 * epochs and state["best_model_checkpoint"] is not None
+    assert state["best_metric"] == 1.0
+
+    out = tmp_path / "given"
+    run(out, *data, "--num_train_epochs", "2", "--embedding_dropout", "0", "--word_vectors_epochs", "3")
+    assert json.loads((out / "schedule.json").read_text())["chosen"] == {}
+    assert json.loads((out / "config.json").read_text())["embedding_dropout"] == 0
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert state["global_step"] == 12 and state["num_train_epochs"] == 2
