@@ -68,7 +68,13 @@ def load_raw_datasets(model_args, data_args, training_args) -> tuple[DatasetDict
             test_size=data_args.validation_split_percentage / 100, seed=training_args.seed
         )
         raw["train"], raw["validation"] = held_out["train"], held_out["test"]
-        logger.info(f"No validation split: held out {len(raw['validation'])} training documents.")
+        # a choice made for the user (early stopping and the best model are chosen on these documents): say it
+        total = len(raw["train"]) + len(raw["validation"])
+        logger.warning(
+            f"No validation split: held out {len(raw['validation']):,} of the {total:,} training documents "
+            f"({data_args.validation_split_percentage:g}%, --validation_split_percentage) to choose the best model "
+            "and stop early on."
+        )
     return raw, name
 
 

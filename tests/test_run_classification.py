@@ -332,7 +332,7 @@ def test_the_schedule_stretches_a_small_set_and_leaves_a_large_one_or_a_given_op
     data_args, training_args = _schedule_args()
     chosen = fit_schedule(training_args, data_args, set(), 200, pretrained=False)
     # 200 documents in batches of 16: 13 steps an epoch, stretched to at least MIN_STEPS steps
-    assert chosen["per_device_train_batch_size"] == SMALL_BATCH["scratch"] == training_args.per_device_train_batch_size
+    assert chosen["per_device_train_batch_size"] == SMALL_BATCH == training_args.per_device_train_batch_size
     assert chosen["num_train_epochs"] == training_args.num_train_epochs == math.ceil(MIN_STEPS["scratch"] / 13)
     # evaluated (and saved) about EVALUATIONS times in all, not after each of the many short epochs
     assert training_args.eval_strategy == training_args.save_strategy == "steps"
@@ -382,7 +382,7 @@ def test_a_small_set_trains_the_minimum_steps_with_early_stopping_and_given_epoc
     assert "per_device_train_batch_size" not in schedule["chosen"]  # given on the command line
     # a new HAN on a small set: dropout on its embeddings, and skip-gram vectors read the few words many times over
     dropout = schedule["chosen"]["embedding_dropout"]
-    assert dropout == training_schedule.SMALL_SET_EMBEDDING_DROPOUT
+    assert dropout == training_schedule.EMBEDDING_DROPOUT
     assert json.loads((out / "config.json").read_text())["embedding_dropout"] == dropout
     assert schedule["chosen"]["word_vectors_epochs"] == skipgram_vectors.SKIPGRAM_EPOCHS[1]
     every = schedule["chosen"]["eval_steps"]
