@@ -48,6 +48,14 @@ from offline_datasets import prepare_imdb_splits, prepare_minilm, prepare_newsgr
 
 
 MODELS = ("tfidf", "han", "han_minilm", "setfit")
+LABELS = {
+    "tfidf": "TF-IDF + LinearSVC",
+    "han": "HAN, the example's defaults",
+    "han_minilm": "HAN over MiniLM, the example's defaults",
+    "setfit": "SetFit over MiniLM",
+    "imdb": "IMDB",
+    "20newsgroups": "20 Newsgroups",
+}
 SEEDED_BELOW = 2000  # sizes below this many documents run --seeds times
 
 
@@ -199,6 +207,12 @@ def run(args) -> None:
                     handle.write(json.dumps(row) + "\n")
 
 
+def size_label(size: str, documents: int) -> str:
+    if size.endswith("pc"):
+        return f"{size[:-2]} per class ({documents:,})"
+    return f"whole split ({documents:,})" if size == "all" else f"{documents:,}"
+
+
 def report(folder: Path, plot: Path | None) -> None:
     """The table (mean ± standard deviation over seeds) of every results file under `folder`, and the plot."""
     runs = defaultdict(list)
@@ -211,8 +225,8 @@ def report(folder: Path, plot: Path | None) -> None:
     datasets = sorted({dataset for dataset, _ in sizes})
     for dataset in datasets:
         columns = sorted((size for d, size in sizes if d == dataset), key=lambda size: sizes[dataset, size])
-        print(f"\n{dataset}\n")
-        print("| model | " + " | ".join(f"{size} ({sizes[dataset, size]:,})" for size in columns) + " |")
+        print(f"\n{LABELS[dataset]}\n")
+        print("| model | " + " | ".join(size_label(size, sizes[dataset, size]) for size in columns) + " |")
         print("| --- |" + " ---: |" * len(columns))
         for model in MODELS:
             cells = []
@@ -225,7 +239,7 @@ def report(folder: Path, plot: Path | None) -> None:
                 else:
                     cells.append(f"{statistics.mean(scores):.2f} ± {statistics.stdev(scores):.2f} (n={len(scores)})")
             if any(cells):
-                print(f"| {model} | " + " | ".join(cells) + " |")
+                print(f"| {LABELS[model]} | " + " | ".join(cells) + " |")
     if plot is None:
         return
     import matplotlib
@@ -246,11 +260,11 @@ def report(folder: Path, plot: Path | None) -> None:
             x = [count for count, _ in points]
             mean = np.array([statistics.mean(scores) for _, scores in points])
             spread = np.array([statistics.stdev(scores) if len(scores) > 1 else 0.0 for _, scores in points])
-            axis.errorbar(x, mean, yerr=spread, marker="o", capsize=3, label=model)
+            axis.errorbar(x, mean, yerr=spread, marker="o", capsize=3, label=LABELS[model])
         axis.set_xscale("log")
         axis.set_xlabel("training documents")
         axis.set_ylabel("test accuracy (%)")
-        axis.set_title(dataset)
+        axis.set_title(LABELS[dataset])
         axis.grid(True, which="both", alpha=0.3)
         axis.legend()
     figure.tight_layout()

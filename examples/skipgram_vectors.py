@@ -11,7 +11,7 @@ import os
 logger = logging.getLogger(__name__)
 
 # Skip-gram reads a small corpus several times over, until about this many words have gone by: 5 passes over 500
-# IMDB reviews (0.6M words) gave vectors that, kept fixed, left HAN at 57.9% on the test reviews; 50 passes, 78.4%
+# IMDB reviews (0.14M words) gave vectors that, kept fixed, left HAN at 57.9% on the test reviews; 50 passes, 78.4%
 # (docs/benchmarks.md, "Learning curves"). A corpus of 2M words or more keeps gensim's usual 5 passes.
 SKIPGRAM_WORDS = 10_000_000
 SKIPGRAM_EPOCHS = (5, 100)  # fewest and most passes when --word_vectors_epochs is not given

@@ -30,6 +30,7 @@ SMALL_BATCH = 16
 # Larger sets, the whole splits among them, were not measured with it and keep none.
 DROPOUT_SET = 5000
 EMBEDDING_DROPOUT = 0.3
+# A handful of documents (16 reviews: a step an epoch) stops short of MIN_STEPS rather than go round them more often.
 MAX_EPOCHS = 200
 # A run stretched to MIN_STEPS evaluates (and saves) about this many times instead of once per epoch (a pretrained
 # encoder reads the validation documents 30-50 times slower) ...
@@ -71,8 +72,7 @@ def fit_schedule(training_args, data_args, given: set[str], train_documents: int
     ):
         chosen["per_device_train_batch_size"] = SMALL_BATCH
     batch = chosen.get("per_device_train_batch_size", training_args.per_device_train_batch_size)
-    per_step = batch * max(1, training_args.world_size) * max(1, training_args.gradient_accumulation_steps)
-    steps_per_epoch = max(1, math.ceil(train_documents / per_step))
+    steps_per_epoch = _steps_per_epoch(train_documents, batch, training_args)
     stretched = False
     if "num_train_epochs" not in given:
         steps = steps_per_epoch * training_args.num_train_epochs
@@ -95,28 +95,25 @@ def fit_schedule(training_args, data_args, given: set[str], train_documents: int
 
 def report_schedule(chosen: dict, train_documents: int, training_args, path: str | None) -> None:
     """The one log line, and `schedule.json` (when `path` is given) with the choices and what they were made for."""
-    steps_per_epoch = math.ceil(
-        train_documents
-        / (
-            training_args.per_device_train_batch_size
-            * max(1, training_args.world_size)
-            * max(1, training_args.gradient_accumulation_steps)
-        )
-    )
+    steps_per_epoch = _steps_per_epoch(train_documents, training_args.per_device_train_batch_size, training_args)
     total = training_args.max_steps
     if total <= 0:
-        total = steps_per_epoch * training_args.num_train_epochs
+        total = math.ceil(steps_per_epoch * training_args.num_train_epochs)
     if chosen:
         settings = ", ".join(f"--{name} {value}" for name, value in chosen.items())
         logger.warning(
-            f"Schedule for {train_documents:,} training documents: {settings} ({math.ceil(total):,} steps of "
-            f"{steps_per_epoch:,} per epoch at most); chosen for the set's size, an option given on the command line "
-            "is kept."
+            f"Schedule for {train_documents:,} training documents: {settings} ({total:,} steps at most, "
+            f"{steps_per_epoch:,} per epoch); chosen for the set's size, an option given on the command line is kept."
         )
     else:
-        logger.info(f"Schedule as given: {math.ceil(total):,} steps ({steps_per_epoch:,} per epoch).")
+        logger.info(f"Schedule as given: {total:,} steps at most ({steps_per_epoch:,} per epoch).")
     if path is not None:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         record = {"train_documents": train_documents, "steps_per_epoch": steps_per_epoch, "chosen": chosen}
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(record, handle, indent=2)
+
+
+def _steps_per_epoch(train_documents: int, batch: int, training_args) -> int:
+    per_step = batch * max(1, training_args.world_size) * max(1, training_args.gradient_accumulation_steps)
+    return max(1, math.ceil(train_documents / per_step))
