@@ -1,5 +1,6 @@
 """examples/run_classification.py end to end on tiny on-the-fly datasets: outputs, labels, errors, resume, DDP, push"""
 
+import argparse
 import csv
 import json
 import math
@@ -341,10 +342,14 @@ def test_the_schedule_stretches_a_small_set_and_leaves_a_large_one_or_a_given_op
     assert chosen["early_stopping_patience"] > 2
     assert data_args.early_stopping_patience == chosen["early_stopping_patience"]
 
-    data_args, training_args = _schedule_args()
-    assert fit_schedule(training_args, data_args, set(), 22_500, pretrained=False) == {}  # the whole IMDB split
-    assert (training_args.num_train_epochs, training_args.per_device_train_batch_size) == (5.0, 64)
-    assert training_args.eval_strategy == "epoch" and data_args.early_stopping_patience == 2
+    # the whole IMDB split (1,760 steps) and the whole 20 Newsgroups split (795 steps, but a large set) as before
+    for documents in (22_500, 10_164):
+        data_args, training_args = _schedule_args()
+        assert fit_schedule(training_args, data_args, set(), documents, pretrained=False) == {}
+        assert (training_args.num_train_epochs, training_args.per_device_train_batch_size) == (5.0, 64)
+        assert training_args.eval_strategy == "epoch" and data_args.early_stopping_patience == 2
+        model_args = argparse.Namespace(embedding_dropout=0.0)
+        assert training_schedule.fit_model_settings(model_args, set(), documents) == {}
 
     given = {"num_train_epochs", "per_device_train_batch_size"}
     data_args, training_args = _schedule_args(num_train_epochs=2.0, per_device_train_batch_size=64)
