@@ -31,6 +31,7 @@ import json
 import math
 import platform
 import random
+import shutil
 import statistics
 import sys
 import time
@@ -189,6 +190,8 @@ def run(args) -> None:
                 elif model in ("han", "han_minilm"):
                     options = ["--word_encoder_name_or_path", str(minilm)] if model == "han_minilm" else []
                     options += ["--bf16", "true", "--use_cpu", "true"] if args.bf16 and model == "han_minilm" else []
+                    # a fresh run: the example would resume from checkpoints an earlier run left there
+                    shutil.rmtree(run_folder / model, ignore_errors=True)
                     result = han(files, namespace, run_folder / model, *options)
                     # what run_classification.py chose for the set's size
                     result["schedule"] = json.loads((run_folder / model / "schedule.json").read_text())["chosen"]
