@@ -44,8 +44,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_pretrained import han, read_csv, tfidf  # noqa: E402
-from offline_datasets import prepare_imdb_splits, prepare_minilm, prepare_newsgroups, read_newsgroups, read_split  # noqa: E402
+from bench_pretrained import han, read_csv, tfidf, whole_splits  # noqa: E402
+from offline_datasets import prepare_minilm  # noqa: E402
 
 
 MODELS = ("tfidf", "han", "han_minilm", "setfit")
@@ -58,23 +58,6 @@ LABELS = {
     "20newsgroups": "20 Newsgroups",
 }
 SEEDED_BELOW = 2000  # sizes below this many documents run --seeds times
-
-
-def pools(dataset: str) -> dict[str, tuple[list[str], list[str]]]:
-    """The whole train, validation and test splits (20 Newsgroups: 10% of train held out, as the example does)."""
-    if dataset == "imdb":
-        paths = prepare_imdb_splits()
-        return {name: read_split(paths[name]) for name in ("train", "validation", "test")}
-    paths = prepare_newsgroups()
-    texts, labels = read_newsgroups(paths["train"])
-    order = list(range(len(texts)))
-    random.Random(42).shuffle(order)
-    held_out = len(texts) // 10
-    return {
-        "validation": ([texts[i] for i in order[:held_out]], [labels[i] for i in order[:held_out]]),
-        "train": ([texts[i] for i in order[held_out:]], [labels[i] for i in order[held_out:]]),
-        "test": read_newsgroups(paths["test"]),
-    }
 
 
 def draw(texts: list[str], labels: list[str], size: str, seed: int) -> list[int]:
@@ -159,7 +142,7 @@ def run(args) -> None:
     import torch
     import transformers
 
-    splits = pools(args.dataset)
+    splits = whole_splits(args.dataset, seed=42)  # the validation posts of bench_pretrained.py's rows
     folder = Path(args.output_dir) / args.dataset
     results_path = folder / "results.jsonl"
     done = set()

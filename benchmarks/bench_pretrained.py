@@ -53,22 +53,26 @@ ROWS = (
 )  # fmt: skip
 
 
-def write_splits(dataset: str, sizes: dict, seed: int, folder: Path) -> dict[str, Path]:
-    """The subsets as CSV files (text, label): the first documents of each split after a seeded shuffle."""
+def whole_splits(dataset: str, seed: int) -> dict[str, tuple[list[str], list[str]]]:
+    """Texts and labels of the whole train, validation and test splits (20 Newsgroups: 10% of train held out)."""
     if dataset == "imdb":
         paths = prepare_imdb_splits()
-        splits = {name: read_split(paths[name]) for name in ("train", "validation", "test")}
-    else:
-        paths = prepare_newsgroups()
-        texts, labels = read_newsgroups(paths["train"])
-        order = list(range(len(texts)))
-        random.Random(seed).shuffle(order)
-        held_out = len(texts) // 10  # as run_classification holds out 10% of train
-        splits = {
-            "validation": ([texts[i] for i in order[:held_out]], [labels[i] for i in order[:held_out]]),
-            "train": ([texts[i] for i in order[held_out:]], [labels[i] for i in order[held_out:]]),
-            "test": read_newsgroups(paths["test"]),
-        }
+        return {name: read_split(paths[name]) for name in ("train", "validation", "test")}
+    paths = prepare_newsgroups()
+    texts, labels = read_newsgroups(paths["train"])
+    order = list(range(len(texts)))
+    random.Random(seed).shuffle(order)
+    held_out = len(texts) // 10  # as run_classification holds out 10% of train
+    return {
+        "validation": ([texts[i] for i in order[:held_out]], [labels[i] for i in order[:held_out]]),
+        "train": ([texts[i] for i in order[held_out:]], [labels[i] for i in order[held_out:]]),
+        "test": read_newsgroups(paths["test"]),
+    }
+
+
+def write_splits(dataset: str, sizes: dict, seed: int, folder: Path) -> dict[str, Path]:
+    """The subsets as CSV files (text, label): the first documents of each split after a seeded shuffle."""
+    splits = whole_splits(dataset, seed)
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
     for name, (texts, labels) in splits.items():
