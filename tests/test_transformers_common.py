@@ -1,6 +1,6 @@
 """
-`transformers`' own `ModelTesterMixin` and `ConfigTester`, run for HAN: the paper's model, two variants, and HAN over
-a (tiny, random) pretrained BERT.
+`transformers`' own `ModelTesterMixin` and `ConfigTester`, run for HAN: the paper's model, three variants (CAHAN among
+them) and HAN over a (tiny, random) pretrained BERT.
 """
 
 import json
@@ -148,3 +148,8 @@ class HANPretrainedWordEncoderModelTest(HANModelTest):
             HANConfig(vocab_size=99, word_encoder="pretrained", word_encoder_config=encoder).to_json_string()
         )["word_encoder_config"],
     }
+
+
+class HANContextAwareModelTest(HANModelTest):
+    # CAHAN's bidirectional, gated form: two passes whose mean the model returns as its word attentions
+    variant = {"context": "bidirectional", "context_gate": True}

@@ -11,7 +11,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, Trainer, TrainingArguments, pipeline
 
 from hf_han import HANConfig, HANForDocumentClassification, HANTokenizer
-from hf_han.modeling_han import HANAttention
+from hf_han.attention_han import HANAttention
 
 from conftest import pad_documents, random_documents
 
@@ -193,6 +193,28 @@ def _with_strong_context(model):
 def _sentence_vectors(model, document):
     with torch.no_grad():
         return model.han(*pad_documents([document])).sentence_vectors[0]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_returned_attentions_are_on_the_path_to_the_outputs(variant, documents):
+    # gradients reach the attentions a caller gets (attribution), CAHAN's included, and asking for them changes
+    # neither the outputs nor the parameters' gradients
+    results = []
+    for output_attentions in (False, True):
+        model = tiny_model(variant)
+        outputs = model(*pad_documents(documents), output_attentions=output_attentions)
+        if output_attentions:
+            for attentions in (outputs.word_attentions, outputs.sentence_attentions):
+                attentions.retain_grad()
+        outputs.logits[:, 0].sum().backward()
+        results.append((outputs, {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}))
+    (plain, plain_grads), (explained, explained_grads) = results
+    torch.testing.assert_close(explained.logits, plain.logits, rtol=1e-5, atol=1e-6)
+    assert plain_grads.keys() == explained_grads.keys()
+    for name, grad in plain_grads.items():
+        torch.testing.assert_close(explained_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+    for attentions in (explained.word_attentions, explained.sentence_attentions):
+        assert attentions.grad is not None and attentions.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize("aggregation", ["mean", "sum"])

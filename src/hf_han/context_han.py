@@ -10,10 +10,12 @@ s_{i+1} .. s_L in a second pass. The word encoder has run once over all sentence
 sentence positions, each step serving that position in every document of the batch at once.
 """
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
-from .modeling_han import HANAttention
+from .attention_han import HANAttention
 
 
 class HANContextAttention(HANAttention):
@@ -85,6 +87,7 @@ class HANContextAttention(HANAttention):
         aggregation: str,
         discount: float,
         backward: "HANContextAttention | None" = None,
+        through: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """
         CAHAN word attention over all real sentences of a batch: this module's left-to-right pass, and with
@@ -96,11 +99,16 @@ class HANContextAttention(HANAttention):
             sentence_document: `(n_sentences,)`, each sentence's document, in order.
             document_lengths: `(batch,)`, real sentences per document.
             aggregation: `"mean"` or `"sum"` (discounted by `discount` per sentence of distance).
+            through: maps the packed word weights `(n_words, hops)` to the caller's layout of them and the same
+                values read back (`HANModel._attentions_through_layout`). The sentence vectors are then pooled
+                again with the weights read back, so that the attentions the caller returns lie on the path to the
+                outputs and gradients reach them, as with the other variants. The pooling inside the scan still
+                feeds the context vectors, so parameter gradients are unchanged.
 
         Returns:
             sentence vectors `(n_sentences, 2 * word_hidden)` (`4 * word_hidden` with `backward`: `[s^->; s^<-]`),
-            word weights `(n_words, hops)` (the mean of both passes with `backward`), and the penalty (structured
-            attention) or `None`.
+            word weights `(n_words, hops)` (the mean of both passes with `backward`; with `through`, their layout
+            as `through` returns it), and the penalty (structured attention) or `None`.
         """
         num_words = word_states.size(0)
         # a padded (n_sentences, words, features) view of the packed states; row n_words of `source` is zeros
@@ -123,10 +131,21 @@ class HANContextAttention(HANAttention):
             weights.append(pass_weights)
             if attention.structured:
                 penalties.append(attention.penalty(pass_weights @ pass_weights.transpose(1, 2)))
-        weights = torch.stack(weights).mean(dim=0)  # (n_sentences, hops, words)
-        packed_weights = weights.transpose(1, 2)[real_word_mask]  # (n_words, hops)
+        mean = torch.stack(weights).mean(dim=0)  # (n_sentences, hops, words)
+        packed_weights = mean.transpose(1, 2)[real_word_mask]  # (n_words, hops)
         penalty = torch.stack(penalties).mean() if penalties else None
-        return torch.cat(vectors, dim=-1), packed_weights, penalty
+        if through is None:
+            return torch.cat(vectors, dim=-1), packed_weights, penalty
+        layout, packed_weights = through(packed_weights)
+        read_back = mean.new_zeros(mean.transpose(1, 2).shape).index_put((real_word_mask,), packed_weights)
+        read_back = read_back.transpose(1, 2)  # (n_sentences, hops, words), the values of `mean`
+        # each pass's weights as the read-back mean plus their difference from it: the same numbers, and pooled
+        # through the returned layout (a single pass is the mean itself)
+        vectors = [
+            attention.combine((read_back if len(passes) == 1 else read_back + (pass_weights - mean)) @ states)
+            for (attention, _), pass_weights in zip(passes, weights)
+        ]
+        return torch.cat(vectors, dim=-1), layout, penalty
 
     def _context_pass(
         self,
