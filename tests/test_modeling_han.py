@@ -262,6 +262,13 @@ REMOTE_SCRIPT = textwrap.dedent(
     # the model's code is the model's: no training code travels with it
     training = [name for name in sys.modules if name.startswith(("transformers.trainer", "transformers.training"))]
     assert not training, training
+    # saved again where hf_han is absent, its (folded) code travels on unchanged and loads again
+    model.save_pretrained(folder + "/resaved")
+    again = AutoModelForSequenceClassification.from_pretrained(folder + "/resaved", trust_remote_code=True).eval()
+    with torch.no_grad():
+        assert torch.equal(again(input_ids).logits, model(input_ids).logits)
+    for name in ("configuration_han.py", "modeling_han.py", "pipeline_han.py"):
+        assert open(folder + "/" + name).read() == open(folder + "/resaved/" + name).read(), name
     """
 )
 
@@ -276,6 +283,9 @@ def test_remote_code_load_without_the_package(tmp_path):
         [sys.executable, "-c", REMOTE_SCRIPT, str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    # the code files its configs name, each holding the package modules it needs (remote_code_han.py)
+    saved_code = {path.name for path in tmp_path.glob("*.py")}
+    assert saved_code == {"configuration_han.py", "modeling_han.py", "pipeline_han.py"}
     for code_file in tmp_path.glob("*.py"):  # nor does any saved code file import it
         for node in ast.walk(ast.parse(code_file.read_text())):
             if isinstance(node, (ast.Import, ast.ImportFrom)):

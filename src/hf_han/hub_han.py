@@ -44,6 +44,10 @@ class HANHubMixin:
             add_pipeline_entry(self.config)
         result = super().save_pretrained(save_directory, *args, is_main_process=is_main_process, **kwargs)
         if is_main_process:
+            if self._auto_class is not None:
+                from .remote_code_han import fold_saved_code
+
+                fold_saved_code(save_directory)  # four code files instead of the ~25 transformers copied
             self.save_model_card(save_directory)
         return result
 

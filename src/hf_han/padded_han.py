@@ -23,7 +23,6 @@ from contextvars import ContextVar
 
 import torch
 from torch import nn
-from torch._higher_order_ops.scan import scan
 
 from .onnx_rnn_han import native_bidirectional
 from .recurrence_han import stacked_directions
@@ -92,6 +91,8 @@ def bidirectional_padded(
     first layer's input projection is then a lookup in `inputs @ W_ih^T + b_ih` `(vocab, gates * H)`, a product of
     weights alone that graph runtimes compute once, when they load the model (ONNX Runtime folds constants).
     """
+    from torch._higher_order_ops.scan import scan  # a recent torch's: imported only when a padded forward runs
+
     hidden = encoder.hidden_size
     outputs = inputs
     rows, steps = (ids if ids is not None else inputs).shape[:2]

@@ -503,6 +503,15 @@ class HANTokenizer(TokenizersBackend):
             **settings,
         )
 
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """As `transformers` saves a tokenizer, with its code for `trust_remote_code=True` in one file."""
+        files = super().save_pretrained(save_directory, *args, **kwargs)
+        if self._auto_class is not None and os.path.isdir(save_directory):
+            from .remote_code_han import fold_saved_code
+
+            fold_saved_code(save_directory)
+        return files
+
     def _segmentation_settings(self) -> dict:
         return {name: getattr(self, name) for name in SEGMENTATION_SETTINGS}
 
