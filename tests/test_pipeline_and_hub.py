@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -13,7 +14,7 @@ from huggingface_hub import ModelCard
 from transformers import pipeline
 
 from hf_han import Explanation, HANConfig, HANForDocumentClassification, HANTokenizer
-from hf_han.visualization_han import attention_to_html, attention_to_markdown, save_attention_png
+from hf_han.visualization_han import attention_to_html, attention_to_markdown, save_attention_png, sentence_pieces
 
 
 POSITIVE = ["a wonderful film.", "i loved every minute!", "the cast is superb.", "great fun."]
@@ -182,6 +183,34 @@ def test_html_escapes_the_document_and_png_is_written(trained, tmp_path):
     assert "<script>" not in markdown
     with pytest.raises(ValueError, match="word_scale"):
         attention_to_html(explanation, word_scale="log")
+
+
+def test_pictures_keep_the_text_s_own_spacing(trained, tmp_path):
+    _, _, folder = trained
+    explainer = pipeline("document-classification", model=str(folder))
+    text = "A wonderful film.  I loved it, again!"
+    explanation = explainer(text, explain=True)[0]
+    markdown = attention_to_markdown(explanation, top_words=0)
+    assert "A wonderful film." in markdown and "I loved it, again!" in markdown
+    assert "film ." not in markdown and "\\!" not in markdown
+    visible = re.sub(r"<[^>]+>", "", attention_to_html(explanation).split("<body>")[1])
+    assert "A wonderful film." in visible and "I loved it, again!" in visible and "film ." not in visible
+    assert "!" in [word["word"] for sentence in explanation["sentences"] for word in sentence["words"]]
+    # a line break inside a sentence stays one; other runs of white space show as one space
+    words = [("Two", 0, 3), ("lines", 4, 9), ("here", 12, 16)]
+    sentence = {
+        "text": "Two\nlines \t here",
+        "start": 0,
+        "end": 16,
+        "attention": 1.0,
+        "words": [{"word": w, "start": a, "end": b, "attention": 1 / 3} for w, a, b in words],
+    }
+    assert [piece for piece, _ in sentence_pieces(sentence)] == ["Two", "\n", "lines", " ", "here"]
+    assert "Two</span><br><span" in attention_to_html({"label": "x", "score": 1.0, "sentences": [sentence]})
+    # the spaces come from the text: a word-only explanation (offsets that do not fit) keeps one space between words
+    sentence = dict(explanation["sentences"][0], text="")
+    assert sentence_pieces(sentence)[1] == (" ", None)
+    assert save_attention_png(explanation, tmp_path / "spacing.png").read_bytes()[:4] == b"\x89PNG"
 
 
 # ---------------------------------------------------------------- model cards

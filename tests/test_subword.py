@@ -5,6 +5,7 @@ import json
 import os
 import pickle
 import random
+import re
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,7 @@ from transformers import AutoTokenizer, BertTokenizer, PreTrainedTokenizerFast, 
 
 from hf_han import HANConfig, HANForDocumentClassification, HANTokenizer
 from hf_han.chunk_pieces_han import chunks_are_independent
+from hf_han.visualization_han import attention_to_html, attention_to_markdown
 
 
 CORPUS = [
@@ -350,6 +352,11 @@ def test_explanations_merge_pieces_into_the_words_the_user_wrote(bert_folder, tm
         assert sentence["text"] == document[sentence["start"] : sentence["end"]]
         # the pieces' weights are summed; [CLS] and [SEP] hold the rest
         assert 0 < sum(word["attention"] for word in sentence["words"]) <= 1 + 1e-6
+    # the pictures show the words as written: punctuation attached, one word for its pieces
+    markdown = attention_to_markdown(explanation, top_words=0)
+    assert "A wonderful film." in markdown and "hyperparameterization of everything was superb!" in markdown
+    visible = re.sub(r"<[^>]+>", "", attention_to_html(explanation))
+    assert "A wonderful film." in visible and "was superb!" in visible
 
 
 def test_run_classification_trains_on_a_pretrained_tokenizer_s_ids(bert_folder, tmp_path):

@@ -10,9 +10,10 @@ import re
 # Bidirectional embeddings, overrides, isolates and marks (an override reverses every word after it), and the C0 and
 # C1 controls other than tab and newline. Joiners (U+200C, U+200D) stay: words of several scripts and emoji need them.
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-# Characters that start emphasis, code, links, images or tables in the middle of a Markdown line (raw HTML is
-# escaped as HTML). An underscore inside a word ("embedding_dim") is plain text in CommonMark and stays as it is.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]|!#~]|(?<![^\W_])_|_(?![^\W_]))")
+# Characters that start emphasis, code, links or tables in the middle of a Markdown line (raw HTML is escaped as
+# HTML). An underscore inside a word ("embedding_dim") is plain text in CommonMark and stays as it is, and so does
+# "!", which starts an image only before "[" (escaped).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]|#~]|(?<![^\W_])_|_(?![^\W_]))")
 
 
 def neutralise(text) -> str:

@@ -9,6 +9,7 @@ within the sentence (`word_scale="word"`) or that weight scaled by the square ro
 """
 
 import math
+import re
 from pathlib import Path
 
 from .explanation_han import Explanation
@@ -16,6 +17,7 @@ from .safe_text_han import escape_html, escape_markdown, neutralise
 
 
 WORD_SCALES = ("word", "sqrt_sentence")
+_WHITE_SPACE = re.compile(r"\s+")
 
 
 def word_shades(explanation: Explanation, word_scale: str = "sqrt_sentence") -> list[list[float]]:
@@ -30,6 +32,30 @@ def word_shades(explanation: Explanation, word_scale: str = "sqrt_sentence") -> 
     return [[shade / strongest if strongest > 0 else 0.0 for shade in sentence] for sentence in shades]
 
 
+def sentence_pieces(sentence) -> list[tuple[str, int | None]]:
+    """
+    A sentence as it was written: its words, each with its index in `sentence["words"]`, and the text between them
+    (index `None`) taken from `sentence["text"]` through the words' offsets, so that punctuation stays attached
+    ("film.") and spaces stay where they were. A run of white space shows as one space, or as a line break where it
+    holds one. Words whose offsets do not fit the text are separated by one space.
+    """
+    text, offset = sentence.get("text"), sentence.get("start", 0)
+    pieces, previous_end = [], None
+    for index, word in enumerate(sentence["words"]):
+        if previous_end is not None:
+            gap = " "
+            if text is not None and 0 <= previous_end - offset <= word["start"] - offset <= len(text):
+                gap = _WHITE_SPACE.sub(
+                    lambda run: "\n" if "\n" in run.group() else " ",
+                    text[previous_end - offset : word["start"] - offset],
+                )
+            if gap:
+                pieces.append((gap, None))
+        pieces.append((word["word"], index))
+        previous_end = word["end"]
+    return pieces
+
+
 def attention_to_html(explanation: Explanation, word_scale: str = "sqrt_sentence", title: str | None = None) -> str:
     """
     A self-contained HTML page: one row per sentence, its weight as a bar on the left, its words highlighted by
@@ -39,10 +65,12 @@ def attention_to_html(explanation: Explanation, word_scale: str = "sqrt_sentence
     strongest_sentence = max((s["attention"] for s in explanation["sentences"]), default=1.0) or 1.0
     rows = []
     for sentence, sentence_shades in zip(explanation["sentences"], shades):
-        words = " ".join(
-            f'<span class="w" style="background: rgba(220, 38, 38, {shade:.3f})" '
-            f'title="{word["attention"]:.4f}">{escape_html(word["word"])}</span>'
-            for word, shade in zip(sentence["words"], sentence_shades)
+        words = "".join(
+            escape_html(piece).replace("\n", "<br>")
+            if index is None
+            else f'<span class="w" style="background: rgba(220, 38, 38, {sentence_shades[index]:.3f})" '
+            f'title="{sentence["words"][index]["attention"]:.4f}">{escape_html(piece)}</span>'
+            for piece, index in sentence_pieces(sentence)
         )
         width = 100 * sentence["attention"] / strongest_sentence
         rows.append(
@@ -104,15 +132,20 @@ def save_attention_png(
     sentences = explanation["sentences"][:max_sentences]
     shades = word_shades({"sentences": sentences}, word_scale)
     # lay words out in lines of at most `line_width` characters, each sentence starting a new line
-    lines = []  # (sentence index or None for continuation, [(word, shade)])
+    # pieces of text with their shade (None between words), the text's own line breaks kept
+    lines = []  # (sentence index or None for continuation, [(piece, shade or None)])
     for index, (sentence, sentence_shades) in enumerate(zip(sentences, shades)):
         current, length, first = [], 0, True
-        for word, shade in zip(sentence["words"], sentence_shades):
-            if current and length + len(word["word"]) + 1 > line_width:
+        for piece, word in sentence_pieces(sentence):
+            if piece == "\n" or (current and word is not None and length + len(piece) > line_width):
                 lines.append((index if first else None, current))
                 current, length, first = [], 0, False
-            current.append((word["word"], shade))
-            length += len(word["word"]) + 1
+                if word is None:
+                    continue
+            if word is None and not current and not piece.strip():
+                continue  # no space at the start of a line
+            current.append((piece, None if word is None else sentence_shades[word]))
+            length += len(piece)
         lines.append((index if first else None, current))
 
     height = 0.9 + 0.28 * len(lines)
@@ -130,6 +163,9 @@ def save_attention_png(
     )
     strongest_sentence = max((s["attention"] for s in sentences), default=1.0) or 1.0
     renderer = figure.canvas.get_renderer()
+    space = figure.text(0, 0, "n", fontsize=9, family="DejaVu Sans").get_window_extent(renderer=renderer).width
+    space = 0.8 * space / figure.bbox.width  # a space: most of an "n"
+    figure.texts[-1].remove()
     for row, (index, words) in enumerate(lines):
         y = top - (row + 0.5) * step
         if index is not None:
@@ -146,19 +182,24 @@ def save_attention_png(
             )
             figure.text(0.115, y, f"{weight:.2f}", fontsize=8, va="center", color="#555555")
         x = 0.16
-        for word, shade in words:
+        for piece, shade in words:
+            if not piece.strip():  # a space between words
+                x += space
+                continue
             text = figure.text(
                 x,
                 y,
-                neutralise(word),
+                neutralise(piece),
                 fontsize=9,
                 va="center",
                 parse_math=False,
                 family="DejaVu Sans",
-                bbox={"facecolor": to_rgba("#dc2626", shade), "edgecolor": "none", "pad": 1.0},
+                bbox=None
+                if shade is None
+                else {"facecolor": to_rgba("#dc2626", shade), "edgecolor": "none", "pad": 1},
             )
             box = text.get_window_extent(renderer=renderer)
-            x += box.width / figure.bbox.width + 0.004
+            x += box.width / figure.bbox.width + (0.001 if shade is not None else 0)  # room for the highlight
     path = Path(path)
     figure.savefig(path, dpi=dpi)
     plt.close(figure)
@@ -174,13 +215,20 @@ def attention_to_markdown(explanation: Explanation, word_scale: str = "sqrt_sent
     lines = [f"**Prediction: {escape_markdown(explanation['label'])} ({explanation['score']:.2f})**", ""]
     for sentence, sentence_shades in zip(explanation["sentences"], shades):
         top = set(sorted(range(len(sentence_shades)), key=lambda i: -sentence_shades[i])[:top_words])
-        words = " ".join(
-            f"**{escape_markdown(word['word'])}**" if i in top else escape_markdown(word["word"])
-            for i, word in enumerate(sentence["words"])
+        words = "".join(
+            f"**{escape_markdown(piece)}**" if index in top else escape_markdown(piece)
+            for piece, index in sentence_pieces(sentence)
         )
         bar = "█" * round(10 * sentence["attention"])
         lines.append(f"- `{bar:<10}` {sentence['attention']:.2f} {words}")
     return "\n".join(lines)
 
 
-__all__ = ["attention_to_html", "attention_to_markdown", "save_attention_html", "save_attention_png", "word_shades"]
+__all__ = [
+    "attention_to_html",
+    "attention_to_markdown",
+    "save_attention_html",
+    "save_attention_png",
+    "sentence_pieces",
+    "word_shades",
+]
