@@ -82,9 +82,11 @@ def test_csv_with_string_labels_trains_evaluates_predicts_and_saves_everything(t
     for name in (
         "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "configuration_han.py",
         "modeling_han.py", "tokenization_han.py", "pipeline_han.py", "all_results.json", "README.md",
-        "predictions.jsonl", "attention.png",
+        "predictions.jsonl", "attention.png", "training_curves.png", "confusion_matrix.png",
     ):  # fmt: skip
         assert (out / name).is_file(), name
+    for picture in ("attention.png", "training_curves.png", "confusion_matrix.png"):
+        assert (out / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", picture
     assert not list(out.glob("*.bin")) or list(out.glob("*.bin")) == [out / "training_args.bin"]
 
     all_results = json.loads((out / "all_results.json").read_text())
@@ -120,6 +122,8 @@ def test_csv_with_string_labels_trains_evaluates_predicts_and_saves_everything(t
     assert f"| test | accuracy | {results['test_accuracy']:.4f} |" in card.text
     assert "learning_rate | 0.01" in card.text and "Training results" in card.text
     assert "What the model looks at" in card.text and "![Attention on an example document](attention.png)" in card.text
+    assert "![Confusion matrix on the test split](confusion_matrix.png)" in card.text
+    assert "(training_curves.png)" in card.text
 
 
 def test_jsonl_with_integer_labels_and_a_carved_validation_split(tmp_path):
@@ -159,6 +163,8 @@ def test_multi_label_lists(tmp_path):
     assert config["problem_type"] == "multi_label_classification"
     assert config["label2id"] == {"action": 0, "comedy": 1}
     assert {"eval_accuracy", "eval_f1", "eval_macro_f1"} <= set(results)
+    # no confusion matrix for several labels per document; the curves are drawn all the same
+    assert (out / "training_curves.png").is_file() and not (out / "confusion_matrix.png").exists()
 
 
 def test_a_missing_text_column_names_the_columns_found(tmp_path):

@@ -68,6 +68,8 @@ drove each prediction.
 {% for split, metrics in eval_results.items() %}{% for name, value in metrics.items() -%}
 | {{ split }} | {{ name }} | {{ "%.4f" | format(value) }} |
 {% endfor %}{% endfor %}{% else %}No evaluation results were recorded.
+{% endif %}{% if confusion_matrix_picture %}
+![Confusion matrix on the {{ confusion_matrix_split }} split]({{ confusion_matrix_picture }})
 {% endif %}
 ## Usage
 
@@ -114,7 +116,11 @@ classifier = pipeline("text-classification", model={{ model_id }}, trust_remote_
 |:--|:--|
 {% for name, value in hyperparameters.items() %}| {{ name }} | {{ value }} |
 {% endfor %}
-{% if training_log %}### Training results
+{% if training_curves_picture %}### Training curves
+
+![Training and validation loss, and validation metrics, against the step]({{ training_curves_picture }})
+
+{% endif %}{% if training_log %}### Training results
 
 | {{ training_log_columns | join(" | ") }} |
 |{% for _ in training_log_columns %}:--|{% endfor %}
@@ -157,6 +163,9 @@ class HANModelCardData(CardData):
         example_text (`str`, *optional*): a document used in the snippets and for the attention picture.
         attention_text (`str`, *optional*): a text rendering of the attention on `example_text`.
         attention_picture (`str`, *optional*): the file name of a PNG of that attention, saved beside the card.
+        training_curves_picture (`str`, *optional*): the file name of a PNG of the training curves, beside the card.
+        confusion_matrix_picture (`str`, *optional*): the file name of a PNG of the confusion matrix on
+            `confusion_matrix_split`, beside the card.
         tags (`list[str]`): extra Hub tags.
         base_model (`str`, *optional*): the Hub id of the pretrained model this one builds on; by default the
             pretrained word encoder's, when it was loaded by Hub id.
@@ -175,6 +184,9 @@ class HANModelCardData(CardData):
     example_text: str | None = None
     attention_text: str | None = None
     attention_picture: str | None = None
+    training_curves_picture: str | None = None
+    confusion_matrix_picture: str | None = None
+    confusion_matrix_split: str | None = None
     tags: list[str] = field(default_factory=list)
     base_model: str | None = None
 
@@ -274,9 +286,17 @@ def generate_model_card(card_data: HANModelCardData, model) -> ModelCard:
         training_log_columns=[text(column) for column in log_columns],
         example_text_short=_python_string(example[:200]),
         attention_text=card_data.attention_text,
-        attention_picture=card_data.attention_picture and urllib.parse.quote(neutralise(card_data.attention_picture)),
+        attention_picture=_link(card_data.attention_picture),
+        training_curves_picture=_link(card_data.training_curves_picture),
+        confusion_matrix_picture=_link(card_data.confusion_matrix_picture),
+        confusion_matrix_split=text(card_data.confusion_matrix_split or "test"),
         versions={"hf-han": _hf_han_version(), "transformers": transformers.__version__, "torch": torch.__version__},
     )
+
+
+def _link(file_name: str | None) -> str | None:
+    """A relative link to a file beside the card (the Hub renders images linked so)."""
+    return file_name and urllib.parse.quote(neutralise(file_name))
 
 
 def _python_string(text: str) -> str:

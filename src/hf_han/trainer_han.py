@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 from torch.utils.data import SequentialSampler
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_utils import has_length
@@ -10,6 +11,7 @@ from .explanation_han import Explanation
 from .modelcard_han import HANModelCardData
 
 
+TRAINING_CURVES, CONFUSION_MATRIX = "training_curves.png", "confusion_matrix.png"
 # Hyperparameters worth showing, from `TrainingArguments`.
 TRAINING_ARGUMENTS_SHOWN = (
     "learning_rate",
@@ -118,6 +120,28 @@ class HANTrainer(Trainer):
             {} if word_encoder_learning_rate is None else {"word_encoder_learning_rate": word_encoder_learning_rate}
         )
         self.add_callback(HANModelCardCallback(extra))
+        # the last held-out predictions of the trained model, by split: (true ids, predicted ids), for the card
+        self._confusion: dict[str, tuple] = {}
+
+    def evaluation_loop(
+        self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"
+    ):
+        output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
+        # a single-label classifier's predictions once training is over: its confusion matrix goes into the card
+        config = getattr(self.accelerator.unwrap_model(self.model), "config", None)
+        logits, labels = output.predictions, output.label_ids
+        if (
+            not self.is_in_train
+            and config is not None
+            and config.problem_type == "single_label_classification"
+            and isinstance(logits, np.ndarray)
+            and isinstance(labels, np.ndarray)
+            and logits.ndim == 2
+            and labels.ndim == 1
+        ):
+            split = "validation" if metric_key_prefix == "eval" else metric_key_prefix
+            self._confusion[split] = (labels, logits.argmax(-1))
+        return output
 
     def _get_eval_sampler(self, eval_dataset):
         # `Trainer` reads evaluation batches grouped by length when training is grouped (HAN's examples train so),
@@ -184,7 +208,26 @@ class HANTrainer(Trainer):
         os.makedirs(self.args.output_dir, exist_ok=True)
         if card_data.example_text and not card_data.attention_text and self.processing_class is not None:
             self._explain_example(model, card_data)
+        self._draw_training_pictures(model, card_data)
         model.save_model_card(self.args.output_dir)
+
+    def _draw_training_pictures(self, model, card_data) -> None:
+        """`training_curves.png` from the log, and `confusion_matrix.png` of the test (else validation) split."""
+        from .training_plots_han import save_confusion_matrix, save_training_curves
+
+        try:
+            path = os.path.join(self.args.output_dir, TRAINING_CURVES)
+            if save_training_curves(self.state.log_history, path):
+                card_data.training_curves_picture = TRAINING_CURVES
+            split = next((split for split in ("test", "validation") if split in self._confusion), None)
+            if split is not None:
+                names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+                path = os.path.join(self.args.output_dir, CONFUSION_MATRIX)
+                if save_confusion_matrix(*self._confusion[split], names, path, split=split):
+                    card_data.confusion_matrix_picture = CONFUSION_MATRIX
+                    card_data.confusion_matrix_split = split
+        except ImportError:  # matplotlib is optional; the card keeps its tables
+            pass
 
     def _explain_example(self, model, card_data) -> None:
         """The model's attention on `card_data.example_text`, as Markdown and (with matplotlib) a PNG."""
