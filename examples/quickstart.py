@@ -106,6 +106,7 @@ def main():
     print(f"\nTest accuracy on {len(test_dataset)} held-out reviews: {metrics['eval_accuracy']:.4f}")
 
     model.model_card_data.dataset_name = "IMDB movie reviews (examples/offline_datasets.py split)"
+    model.model_card_data.widget_examples = EXAMPLES  # offered by the demo: python -m hf_han.demo --model ...
     trainer.save_model(args.output_dir)  # model, tokenizer, code files for trust_remote_code, model card
 
     # Reload from the folder, as a user would, and explain two predictions.

@@ -648,8 +648,11 @@ def add_card_example(model, splits: dict, text_column: str) -> None:
     texts = [text for text in raw[text_column][:200] if text] if raw is not None else []
     if texts:
         # short enough to read, long enough to show a few sentences
-        model.model_card_data.example_text = min(texts, key=lambda text: abs(len(text) - 400))
+        by_length = sorted(texts, key=lambda text: abs(len(text) - 400))
+        model.model_card_data.example_text = by_length[0]
         model.model_card_data.attention_text = None  # recomputed by HANTrainer with the final weights
+        # the card's widget examples, which the demo (python -m hf_han.demo) offers: a few of readable length
+        model.model_card_data.widget_examples = by_length[:3]
 
 
 if __name__ == "__main__":

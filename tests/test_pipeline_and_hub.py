@@ -206,6 +206,15 @@ def test_pictures_keep_the_text_s_own_spacing(trained, tmp_path):
         "words": [{"word": w, "start": a, "end": b, "attention": 1 / 3} for w, a, b in words],
     }
     assert [piece for piece, _ in sentence_pieces(sentence)] == ["Two", "\n", "lines", " ", "here"]
+    # bold words that touch share their markers ("**movie.**", not "**movie****.**")
+    touching = dict(sentence, text="A film.", end=7, words=[
+        {"word": "A", "start": 0, "end": 1, "attention": 0.1},
+        {"word": "film", "start": 2, "end": 6, "attention": 0.5},
+        {"word": ".", "start": 6, "end": 7, "attention": 0.4},
+    ])  # fmt: skip
+    assert attention_to_markdown({"label": "x", "score": 1.0, "sentences": [touching]}, top_words=2).endswith(
+        " A **film.**"
+    )
     assert "Two</span><br><span" in attention_to_html({"label": "x", "score": 1.0, "sentences": [sentence]})
     # the spaces come from the text: a word-only explanation (offsets that do not fit) keeps one space between words
     sentence = dict(explanation["sentences"][0], text="")

@@ -56,10 +56,11 @@ def sentence_pieces(sentence) -> list[tuple[str, int | None]]:
     return pieces
 
 
-def attention_to_html(explanation: Explanation, word_scale: str = "sqrt_sentence", title: str | None = None) -> str:
+def attention_to_html_rows(explanation: Explanation, word_scale: str = "sqrt_sentence") -> str:
     """
-    A self-contained HTML page: one row per sentence, its weight as a bar on the left, its words highlighted by
-    their shade. All text is escaped, so a document containing markup is shown as text.
+    The picture as an HTML fragment with inline styles (no page, no stylesheet), for pages and apps that embed it:
+    one row per sentence, its weight as a bar on the left, its words highlighted by their shade, in the text's own
+    spacing. All text is escaped, so a document containing markup is shown as text.
     """
     shades = word_shades(explanation, word_scale)
     strongest_sentence = max((s["attention"] for s in explanation["sentences"]), default=1.0) or 1.0
@@ -68,34 +69,42 @@ def attention_to_html(explanation: Explanation, word_scale: str = "sqrt_sentence
         words = "".join(
             escape_html(piece).replace("\n", "<br>")
             if index is None
-            else f'<span class="w" style="background: rgba(220, 38, 38, {sentence_shades[index]:.3f})" '
-            f'title="{sentence["words"][index]["attention"]:.4f}">{escape_html(piece)}</span>'
+            else f'<span class="w" style="background: rgba(220, 38, 38, {sentence_shades[index]:.3f}); '
+            f'border-radius: 3px; padding: 0 1px" title="{sentence["words"][index]["attention"]:.4f}">'
+            f"{escape_html(piece)}</span>"
             for piece, index in sentence_pieces(sentence)
         )
         width = 100 * sentence["attention"] / strongest_sentence
         rows.append(
-            '<div class="row">'
-            f'<div class="bar" title="sentence weight {sentence["attention"]:.4f}">'
-            f'<div style="width: {width:.1f}%"></div></div>'
-            f'<div class="weight">{sentence["attention"]:.2f}</div>'
-            f'<div class="text">{words}</div></div>'
+            '<div class="row" style="display: flex; align-items: baseline; gap: 0.75em; margin: 0.2em 0">'
+            f'<div class="bar" title="sentence weight {sentence["attention"]:.4f}" '
+            'style="flex: 0 0 8em; height: 0.8em; background: #eef2ff">'
+            f'<div style="width: {width:.1f}%; height: 100%; background: #2563eb"></div></div>'
+            '<div class="weight" style="flex: 0 0 2.5em; font-variant-numeric: tabular-nums; color: #555; '
+            f'font-size: 0.85em">{sentence["attention"]:.2f}</div>'
+            f'<div class="text" style="line-height: 1.6">{words}</div></div>'
         )
-    heading = escape_html(title or f"Prediction: {explanation['label']} ({explanation['score']:.2f})")
+    return "\n".join(rows)
+
+
+def attention_legend(word_scale: str = "sqrt_sentence") -> str:
     scale = "word weight x sqrt(sentence weight)" if word_scale == "sqrt_sentence" else "word weight"
+    return f"Blue bars: sentence attention. Red highlight: {scale}."
+
+
+def attention_to_html(explanation: Explanation, word_scale: str = "sqrt_sentence", title: str | None = None) -> str:
+    """A self-contained HTML page of [`attention_to_html_rows`] under a heading with the prediction."""
+    rows = attention_to_html_rows(explanation, word_scale)
+    heading = escape_html(title or f"Prediction: {explanation['label']} ({explanation['score']:.2f})")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{heading}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 60em; margin: 2em auto; line-height: 1.6; }}
-.row {{ display: flex; align-items: baseline; gap: 0.75em; margin: 0.2em 0; }}
-.bar {{ flex: 0 0 8em; height: 0.8em; background: #eef2ff; }}
-.bar div {{ height: 100%; background: #2563eb; }}
-.weight {{ flex: 0 0 2.5em; font-variant-numeric: tabular-nums; color: #555; font-size: 0.85em; }}
-.w {{ border-radius: 3px; padding: 0 1px; }}
 .legend {{ color: #555; font-size: 0.85em; }}
 </style></head><body>
 <h2>{heading}</h2>
-<p class="legend">Blue bars: sentence attention. Red highlight: {scale}.</p>
-{chr(10).join(rows)}
+<p class="legend">{attention_legend(word_scale)}</p>
+{rows}
 </body></html>
 """
 
@@ -215,17 +224,23 @@ def attention_to_markdown(explanation: Explanation, word_scale: str = "sqrt_sent
     lines = [f"**Prediction: {escape_markdown(explanation['label'])} ({explanation['score']:.2f})**", ""]
     for sentence, sentence_shades in zip(explanation["sentences"], shades):
         top = set(sorted(range(len(sentence_shades)), key=lambda i: -sentence_shades[i])[:top_words])
-        words = "".join(
-            f"**{escape_markdown(piece)}**" if index in top else escape_markdown(piece)
-            for piece, index in sentence_pieces(sentence)
-        )
+        runs = []  # [text, bold]: bold words that touch ("movie" ".") share one pair of "**"
+        for piece, index in sentence_pieces(sentence):
+            bold = index in top
+            if runs and bold and runs[-1][1]:
+                runs[-1][0] += piece
+            else:
+                runs.append([piece, bold])
+        words = "".join(f"**{escape_markdown(text)}**" if bold else escape_markdown(text) for text, bold in runs)
         bar = "█" * round(10 * sentence["attention"])
         lines.append(f"- `{bar:<10}` {sentence['attention']:.2f} {words}")
     return "\n".join(lines)
 
 
 __all__ = [
+    "attention_legend",
     "attention_to_html",
+    "attention_to_html_rows",
     "attention_to_markdown",
     "save_attention_html",
     "save_attention_png",
