@@ -1,9 +1,11 @@
 """The package's import graph, and the few self-contained code files a saved folder carries (remote_code_han.py)."""
 
 import ast
+import sys
 
 import pytest
 import torch
+from transformers.dynamic_module_utils import get_imports
 
 from hf_han import HANConfig, HANForDocumentClassification, HANTokenizer
 from hf_han.remote_code_han import PACKAGE_DIR, SAVED_MODULES, find_cycle, fold_module, import_graph
@@ -72,3 +74,13 @@ def test_folding_keeps_aliases_and_lazy_imports(tmp_path):
     namespace = {}
     exec(fold_module("modeling_han", tmp_path), namespace)  # noqa: S102 - the folded test module
     assert namespace["late"]() == 3 and "__all__" not in namespace
+
+
+@pytest.mark.parametrize("root", SAVED_MODULES)
+def test_remote_code_needs_only_what_hf_han_needs(root, tmp_path):
+    # transformers refuses to load remote code whose imports (outside `try` blocks) are not installed: an optional
+    # package (onnx, gensim, matplotlib) imported plainly would be demanded from everyone who loads the model
+    (tmp_path / f"{root}.py").write_text(fold_module(root))
+    required = {"torch", "transformers", "tokenizers", "huggingface_hub", "safetensors", "numpy", "regex", "tqdm"}
+    extra = set(get_imports(tmp_path / f"{root}.py")) - required - set(sys.stdlib_module_names)
+    assert not extra, extra

@@ -92,12 +92,27 @@ if not hasattr(torch.ops.hf_han, "lookup_bidirectional_rnn"):
 lookup_bidirectional_rnn = torch.ops.hf_han.lookup_bidirectional_rnn
 
 
+def onnx_modules():
+    """
+    `onnx`, `onnx_ir`, onnxscript's `opset18` and its `Op`, which only exporting to ONNX needs (the `onnx` extra).
+    Imported in a `try` block: `transformers` skips those when it lists what a remote-code model needs to load.
+    """
+    try:
+        import onnx
+        import onnx_ir
+        from onnxscript import opset18
+        from onnxscript.values import Op
+    except ImportError as error:
+        raise ImportError(
+            "Exporting HAN to ONNX needs onnx, onnx-ir and onnxscript: pip install 'hf-han[onnx]'"
+        ) from error
+    return onnx, onnx_ir, opset18, Op
+
+
 @functools.cache
 def _loop(outputs: int):
     """ONNX's `Loop` with `outputs` outputs (final carried values, then scanned ones), for the exporter's tracer."""
-    import onnx
-    from onnxscript import opset18
-    from onnxscript.values import Op
+    onnx, _, opset18, Op = onnx_modules()
 
     Parameter, Schema = onnx.defs.OpSchema.FormalParameter, onnx.defs.OpSchema
     # One heterogeneous variadic input for (M, cond, v_initial...): the tracer fills a variadic parameter with every
@@ -122,7 +137,7 @@ def _loop_body(cell: str, hidden_size: int, outer: dict):
     output), `weight_hh` `(2, hidden, gates)`, `bias_hn` `(2, 1, hidden)` (GRU), and the constants `zero` `[0]`,
     `axis_1` `[1]`, `gru_splits` `[2 * hidden, hidden]` and `schedule_splits` `[1, 1, 1, 6]`.
     """
-    import onnx_ir as ir
+    ir = onnx_modules()[1]
 
     def value(dtype, shape):
         return ir.Value(type=ir.TensorType(dtype), shape=ir.Shape(shape))
@@ -185,8 +200,7 @@ def _loop_body(cell: str, hidden_size: int, outer: dict):
 
 
 def _onnx_lookup_bidirectional_rnn(ids, lengths, table, weight_hh, bias_hh, cell: str, hidden_size: int):
-    import onnx_ir as ir
-    from onnxscript import opset18 as op
+    _, ir, op, _ = onnx_modules()
 
     def ints(*values):
         return op.Constant(value_ints=list(values))
@@ -270,7 +284,7 @@ def _onnx_lookup_bidirectional_rnn(ids, lengths, table, weight_hh, bias_hh, cell
 
 
 def _onnx_bidirectional_rnn(inputs, lengths, weight_ih, weight_hh, bias_ih, bias_hh, cell: str, hidden_size: int):
-    from onnxscript import opset18 as op
+    op = onnx_modules()[2]
 
     # PyTorch's gate order (GRU: reset, update, new; LSTM: input, forget, cell, output) in ONNX's (GRU: update,
     # reset, hidden; LSTM: input, output, forget, cell); on weights, so ONNX Runtime folds it when it loads the model
