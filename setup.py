@@ -33,6 +33,7 @@ setup(
         "vectors": ["gensim>=4.3"],
         "languages": ["sentencex>=1.0"],  # sentences by a language's rules (HANTokenizer(language=...))
         "onnx": ["onnx>=1.17", "onnxruntime>=1.20", "onnxscript>=0.7", "onnx-ir>=1.0"],  # hf_han.export, serving
+        "demo": ["gradio>=5", "matplotlib>=3.7"],  # python -m hf_han.demo, and Spaces written by it
         "dev": [
             "datasets>=3",
             "accelerate>=1.0",
@@ -44,6 +45,9 @@ setup(
             "onnxruntime>=1.20",
             "onnxscript>=0.7",
             "onnx-ir>=1.0",
+            "gradio>=5",
+            "gradio_client>=1",
+            "selenium>=4.20",  # the demo's browser test (with Debian's chromium and chromium-driver; skipped without)
             "nltk>=3.8",  # the tokenizer benchmark's baseline
             "parameterized>=0.9",  # imported by transformers' common model tests
             "pytest>=8",

@@ -14,7 +14,7 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).parent
 # the modules a saved folder keeps as files: the classes and the pipeline its configs name
 SAVED_MODULES = ("configuration_han", "modeling_han", "pipeline_han", "tokenization_han")
-FOLDED_MARK = "# Folded by hf-han for trust_remote_code"
+FOLDED_MARK = "# Folded by hf-han"
 # top-level names that several modules define alike: each module's logger is `logging.get_logger(__name__)`
 SHARED_NAMES = frozenset({"logger", "__all__"})
 

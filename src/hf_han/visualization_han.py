@@ -17,7 +17,7 @@ from .safe_text_han import escape_html, escape_markdown, neutralise
 
 
 WORD_SCALES = ("word", "sqrt_sentence")
-_WHITE_SPACE = re.compile(r"\s+")
+_SPACE_RUN = re.compile(r"\s+")
 
 
 def word_shades(explanation: Explanation, word_scale: str = "sqrt_sentence") -> list[list[float]]:
@@ -45,7 +45,7 @@ def sentence_pieces(sentence) -> list[tuple[str, int | None]]:
         if previous_end is not None:
             gap = " "
             if text is not None and 0 <= previous_end - offset <= word["start"] - offset <= len(text):
-                gap = _WHITE_SPACE.sub(
+                gap = _SPACE_RUN.sub(
                     lambda run: "\n" if "\n" in run.group() else " ",
                     text[previous_end - offset : word["start"] - offset],
                 )
