@@ -20,9 +20,10 @@ import json
 import os
 import tempfile
 import time
-import unicodedata
 from collections import Counter
 from pathlib import Path
+
+import regex
 
 from .safe_text_han import escape_html
 from .visualization_han import attention_legend, attention_to_html_rows
@@ -69,11 +70,15 @@ def card_details(model: str) -> tuple[str | None, list[str]]:
     return (html.unescape(name) if isinstance(name, str) else None), examples
 
 
+# controls other than white space, unassigned and private-use code points, lone surrogates, replacement characters
+_STRANGE = regex.compile(r"[[\p{Cc}\p{Cn}\p{Co}\p{Cs}\uFFFD]--[\t\n\r]]", regex.V1)
+_UNDECODED = regex.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, kept by errors="surrogateescape"
+
+
 def _looks_binary(text: str) -> bool:
     """Mostly control or unassigned characters: bytes read as text, not a document."""
     sample = text[:10_000]
-    strange = sum(1 for c in sample if unicodedata.category(c) in ("Cc", "Cn", "Co", "Cs") and c not in "\t\n\r")
-    return strange > 0.1 * len(sample)
+    return len(_STRANGE.findall(sample)) > 0.1 * len(sample)
 
 
 class HANDemo:
@@ -201,7 +206,7 @@ class HANDemo:
                     done += 1
                     continue
                 batch.append((row, text))
-                if len(batch) == 8 * UPLOAD_BATCH_SIZE:
+                if len(batch) == 32 * UPLOAD_BATCH_SIZE:  # few pipeline calls, a progress step each
                     flush()
             flush()
         seconds = time.perf_counter() - started
@@ -350,7 +355,7 @@ def _usable(value) -> tuple[str | None, str | None]:
         return None, "no text"
     if not isinstance(value, str):
         return None, f"not text ({type(value).__name__})"
-    if any("\udc80" <= character <= "\udcff" for character in value):
+    if _UNDECODED.search(value):
         return None, "not UTF-8"
     if not value.strip():
         return None, "empty"
