@@ -118,6 +118,46 @@ def test_other_problem_types_are_answered_as_fits_them(tmp_path, problem_type):
     assert "Classified 1 documents" in summary and path is not None
 
 
+def _save_kind(folder: Path, kind: str) -> Path:
+    """A tiny model of each kind the package saves: subword vocabulary, pretrained word encoder, the variants."""
+    sizes = dict(embedding_dim=8, word_hidden_size=4, sentence_hidden_size=4, attention_dim=8, num_labels=2)
+    torch.manual_seed(0)
+    if kind == "pretrained_encoder":
+        from transformers import BertConfig, BertModel, BertTokenizer
+
+        vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted({w.strip(".,!").lower() for t in CORPUS
+                 for w in t.split()}), ".", ",", "!"]  # fmt: skip
+        BertTokenizer(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(folder / "bert")
+        bert = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                          intermediate_size=20, max_position_embeddings=64)  # fmt: skip
+        BertModel(bert).save_pretrained(folder / "bert")
+        tokenizer = HANTokenizer.from_pretrained_tokenizer(str(folder / "bert"), max_words=16)
+        model = HANForDocumentClassification.from_word_encoder(
+            str(folder / "bert"), num_labels=2, sentence_hidden_size=4, attention_dim=8
+        )
+    else:
+        subword = "bpe" if kind == "subword" else None
+        tokenizer = HANTokenizer(max_words=16).train_new_from_iterator(
+            CORPUS * 4, 120, subword=subword, show_progress=False
+        )
+        variant = {"cahan": {"context": "bidirectional", "context_gate": True},
+                   "structured": {"attention": "structured", "attention_hops": 2}}.get(kind, {})  # fmt: skip
+        config = HANConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **sizes, **variant)
+        model = HANForDocumentClassification(config)
+    model.eval().save_pretrained(folder / "han")
+    tokenizer.save_pretrained(folder / "han")
+    return folder / "han"
+
+
+@pytest.mark.parametrize("kind", ["subword", "pretrained_encoder", "cahan", "structured"])
+def test_every_kind_of_saved_model_is_served(tmp_path, kind):
+    demo = build_demo(str(_save_kind(tmp_path, kind)))
+    labels, page, message = demo.classify(CORPUS[0])
+    assert len(labels) == 2 and sum(labels.values()) == pytest.approx(1.0)
+    visible = re.sub(r"<[^>]+>", "", page)
+    assert "A wonderful film." in visible and "I loved every minute of it!" in visible  # words, not pieces
+
+
 # ---------------------------------------------------------------- files
 
 

@@ -8,6 +8,7 @@ source keeps one concept per file; only saved folders hold the folded files.
 """
 
 import ast
+import functools
 from pathlib import Path
 
 
@@ -69,6 +70,21 @@ def is_folded(source: str) -> bool:
 
 
 def fold_module(root: str, directory: str | Path = PACKAGE_DIR) -> str:
+    """The folded source of `root` (see `_fold_module`), computed once per state of the folder's files."""
+    files = tuple(
+        (path.name, stat.st_mtime_ns, stat.st_size)
+        for path in sorted(Path(directory).glob("*.py"))
+        for stat in [path.stat()]
+    )
+    return _folded(root, str(directory), files)
+
+
+@functools.lru_cache(maxsize=32)
+def _folded(root: str, directory: str, files: tuple) -> str:  # `files` keys the cache on the sources' state
+    return _fold_module(root, directory)
+
+
+def _fold_module(root: str, directory: str | Path = PACKAGE_DIR) -> str:
     """
     The source of module `root` of `directory` with the modules it imports folded in, except the other
     `SAVED_MODULES`, which stay imports (`from .configuration_han import HANConfig`).
