@@ -35,8 +35,9 @@ def wants_skipgram_vectors(model_args, tokenizer) -> bool:
 
 def initialise_word_vectors(model, tokenizer, raw_datasets, text_column, model_args, training_args) -> dict:
     """
-    Load `--word_vectors`, or train skip-gram vectors on the training split (rank 0 trains, the others read). Return
-    what was chosen on the user's behalf (the skip-gram epochs where --word_vectors_epochs was not given).
+    Load `--word_vectors`, or train skip-gram vectors on the training split (the main process trains, the others
+    wait and read). Return what was chosen on the user's behalf (the skip-gram epochs where --word_vectors_epochs was
+    not given).
     """
     chosen = {}
     path = model_args.word_vectors
@@ -44,9 +45,14 @@ def initialise_word_vectors(model, tokenizer, raw_datasets, text_column, model_a
         path = os.path.join(training_args.output_dir, "_word_vectors", "skipgram.txt")
         with training_args.main_process_first(desc="training word vectors"):
             if not os.path.exists(path):
+                if training_args.local_process_index != 0:
+                    logger.warning(
+                        f"Process {training_args.process_index} found no skip-gram vectors after the main process "
+                        "trained them; it trains its own (same data and seed)."
+                    )
                 epochs = train_skipgram_vectors(
                     tokenizer,
-                    raw_datasets["train"][text_column],
+                    _texts(raw_datasets["train"], text_column),
                     model.config.embedding_dim,
                     model_args.word_vectors_epochs,
                     training_args.seed,
@@ -58,8 +64,37 @@ def initialise_word_vectors(model, tokenizer, raw_datasets, text_column, model_a
     return chosen
 
 
-def train_skipgram_vectors(tokenizer, texts: list[str], dim: int, epochs: int | None, seed: int, path: str) -> int:
-    """Train skip-gram vectors of the tokenizer's words and write them to `path`; return the epochs trained."""
+def _texts(dataset, text_column: str, batch_size: int = 1024):
+    """The column's texts, read from the dataset's Arrow data a batch at a time (never the whole column at once)."""
+    for batch in dataset.select_columns([text_column]).iter(batch_size=batch_size):
+        yield from batch[text_column]
+
+
+def write_skipgram_corpus(tokenizer, texts, path: str) -> tuple[int, int]:
+    """
+    The tokenizer's sentences of `texts` (any iterable, read once) as gensim's corpus file: a sentence per line, its
+    words separated by spaces. Returns the number of sentences and of words.
+    """
+    sentences = words = 0
+    with open(path, "w", encoding="utf-8") as handle:
+        for text in texts:
+            for sentence in tokenizer.sentence_words(text or ""):
+                # a word never holds white space (HAN's word rules), except a line or paragraph separator that a
+                # normaliser kept; gensim would split there
+                line = " ".join(word for word in (" ".join(w.split()) for w in sentence) if word)
+                if line:
+                    handle.write(line + "\n")
+                    sentences += 1
+                    words += line.count(" ") + 1
+    return sentences, words
+
+
+def train_skipgram_vectors(tokenizer, texts, dim: int, epochs: int | None, seed: int, path: str) -> int:
+    """
+    Train skip-gram vectors of the tokenizer's words on `texts` (an iterable, read once) and write them to `path`;
+    return the epochs trained. The sentences go to a corpus file beside `path`, which gensim reads in parallel
+    (`corpus_file`), so memory does not grow with the corpus.
+    """
     try:
         from gensim.models import Word2Vec
     except ImportError as error:
@@ -67,30 +102,38 @@ def train_skipgram_vectors(tokenizer, texts: list[str], dim: int, epochs: int | 
             "Skip-gram word vectors (--train_word_vectors, on by default for a new HAN) need gensim: pip install "
             "gensim, or pass --train_word_vectors false."
         ) from error
-    sentences = [words for text in texts for words in tokenizer.sentence_words(text or "")]
-    corpus_words = sum(len(words) for words in sentences)
-    epochs = skipgram_epochs(corpus_words) if epochs is None else epochs
-    logger.info(
-        f"Training {dim}-dimensional skip-gram vectors on {len(sentences):,} sentences, {corpus_words:,} words "
-        f"({epochs} epochs)"
-    )
-    word2vec = Word2Vec(
-        sentences,
-        vector_size=dim,
-        window=5,
-        min_count=1,
-        sg=1,
-        workers=max(1, (os.cpu_count() or 1)),
-        epochs=epochs,
-        seed=seed,
-    )
-    vocabulary = [word for word in tokenizer.get_vocab() if word in word2vec.wv]
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    partial = path + ".partial"
-    with open(partial, "w", encoding="utf-8") as handle:
-        handle.write(f"{len(vocabulary)} {dim}\n")
-        handle.writelines(
-            word + " " + " ".join(f"{value:.6f}" for value in word2vec.wv[word]) + "\n" for word in vocabulary
+    # this process's own files: another process that trains too (see initialise_word_vectors) never touches them
+    corpus = f"{path}.{os.getpid()}.corpus"
+    partial = f"{path}.{os.getpid()}.partial"
+    try:
+        sentence_count, corpus_words = write_skipgram_corpus(tokenizer, texts, corpus)
+        epochs = skipgram_epochs(corpus_words) if epochs is None else epochs
+        logger.info(
+            f"Training {dim}-dimensional skip-gram vectors on {sentence_count:,} sentences, {corpus_words:,} words "
+            f"({epochs} epochs)"
         )
-    os.replace(partial, path)
+        if not corpus_words:
+            raise ValueError("The training split has no words to train skip-gram vectors on.")
+        word2vec = Word2Vec(
+            corpus_file=corpus,
+            vector_size=dim,
+            window=5,
+            min_count=1,
+            sg=1,
+            workers=max(1, (os.cpu_count() or 1)),
+            epochs=epochs,
+            seed=seed,
+        )
+        vocabulary = [word for word in tokenizer.get_vocab() if word in word2vec.wv]
+        with open(partial, "w", encoding="utf-8") as handle:
+            handle.write(f"{len(vocabulary)} {dim}\n")
+            handle.writelines(
+                word + " " + " ".join(f"{value:.6f}" for value in word2vec.wv[word]) + "\n" for word in vocabulary
+            )
+        os.replace(partial, path)
+    finally:
+        for leftover in (corpus, partial):
+            if os.path.exists(leftover):
+                os.remove(leftover)
     return epochs

@@ -305,6 +305,7 @@ def test_word_vectors_from_a_file_and_from_skip_gram_training(tmp_path):
     run(out, "--train_file", str(train), "--do_train", "--max_steps", "1", "--word_vectors_epochs", "2")
     learned = (out / "_word_vectors" / "skipgram.txt").read_text().splitlines()
     assert learned[0].split() == [str(len(learned) - 1), "16"] and len(learned) > 10
+    assert sorted(path.name for path in (out / "_word_vectors").iterdir()) == ["skipgram.txt"]  # no corpus left
     out = tmp_path / "random"
     run(out, "--train_file", str(train), "--do_train", "--max_steps", "1", "--train_word_vectors", "false")
     assert not (out / "_word_vectors").exists()
@@ -332,6 +333,17 @@ def _schedule_args(**overrides):
     for name, value in overrides.items():
         setattr(training_args, name, value)
     return data_args, training_args
+
+
+def test_the_skip_gram_corpus_is_streamed_to_a_file_once(tmp_path):
+    tokenizer = HANTokenizer(max_words=4, long_sentences="wrap").train_new_from_iterator(
+        ["A film. It was great fun!"], 50, min_frequency=1, show_progress=False
+    )
+    texts = iter(["A film. It was great fun!", None, "", "Great."])  # read once, as from a dataset's batches
+    sentences, words = skipgram_vectors.write_skipgram_corpus(tokenizer, texts, str(tmp_path / "corpus.txt"))
+    lines = (tmp_path / "corpus.txt").read_text().splitlines()
+    assert lines == ["a film .", "it was great fun", "!", "great ."]  # sentences as the tokenizer reads them
+    assert (sentences, words) == (4, 10)
 
 
 def test_the_schedule_stretches_a_small_set_and_leaves_a_large_one_or_a_given_option_alone():
