@@ -213,7 +213,7 @@ def test_json_lines_with_bad_records(demo, tmp_path):
         ("docs.csv", "title,body_text\nA,B\n", "no `text` column (columns found: `title`, `body_text`)"),
         ("docs.csv", "", "The file is empty"),
         ("docs.jsonl", "[1]\n[2]\n", "No line of the file is a JSON object"),
-        ("docs.pdf", "%PDF", "upload a CSV"),
+        ("docs.pdf", "%PDF", "give a CSV"),
     ],
 )
 def test_unusable_files_get_a_clear_message(demo, tmp_path, name, content, expected):

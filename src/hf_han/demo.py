@@ -16,15 +16,13 @@ import argparse
 import csv
 import html
 import importlib.util
-import json
 import os
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-import regex
-
+from .document_files import DOCUMENT_SUFFIXES, TEXT_COLUMNS, inspect_documents, looks_binary, read_documents
 from .safe_text_han import escape_html
 from .visualization_han import attention_legend, attention_to_html_rows
 
@@ -34,8 +32,6 @@ DEFAULT_MODEL = None
 MAX_CHARACTERS = 100_000  # a longer document is cut (HAN reads at most its tokenizer's max_sentences anyway)
 MAX_UPLOAD_ROWS = 20_000  # a larger file is refused with a pointer to bulk prediction
 UPLOAD_BATCH_SIZE = 32
-UPLOAD_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json")
-TEXT_COLUMNS = ("text", "document", "review", "content", "body", "sentence")
 MULTI_LABEL_THRESHOLD = 0.5
 
 
@@ -68,17 +64,6 @@ def card_details(model: str) -> tuple[str | None, list[str]]:
     examples = [html.unescape(item["text"]) for item in widget if isinstance(item, dict) and item.get("text")]
     name = card.data.to_dict().get("model_name")
     return (html.unescape(name) if isinstance(name, str) else None), examples
-
-
-# controls other than white space, unassigned and private-use code points, lone surrogates, replacement characters
-_STRANGE = regex.compile(r"[[\p{Cc}\p{Cn}\p{Co}\p{Cs}\uFFFD]--[\t\n\r]]", regex.V1)
-_UNDECODED = regex.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, kept by errors="surrogateescape"
-
-
-def _looks_binary(text: str) -> bool:
-    """Mostly control or unassigned characters: bytes read as text, not a document."""
-    sample = text[:10_000]
-    return len(_STRANGE.findall(sample)) > 0.1 * len(sample)
 
 
 class HANDemo:
@@ -118,7 +103,7 @@ class HANDemo:
         """
         if text is None or not text.strip():
             return None, "", "Paste or type a document, then press **Classify**."
-        if _looks_binary(text):
+        if looks_binary(text):
             return None, "", "This looks like binary data, not text: there are no words to classify."
         notes = []
         if len(text) > self.max_characters:
@@ -158,15 +143,8 @@ class HANDemo:
         if path is None:
             return None, "Upload a CSV or JSON-lines file with a `text` column."
         path = Path(path)
-        if path.suffix.lower() not in UPLOAD_SUFFIXES:
-            return (
-                None,
-                f"`{path.suffix or path.name}` files are not read: upload a CSV (.csv, .tsv) or JSON lines (.jsonl).",
-            )
-        # a document may be longer than the csv module's default field limit (128 KiB); it is cut when classified
-        csv.field_size_limit(max(csv.field_size_limit(), 64 * 2**20))
         try:
-            column, total = self._inspect(path)
+            column, total = inspect_documents(path, limit=self.max_upload_rows)
         except ValueError as error:
             return None, str(error)
         if total > self.max_upload_rows:
@@ -197,7 +175,7 @@ class HANDemo:
                     rate = done / max(time.perf_counter() - started, 1e-9)
                     progress(done / max(total, 1), desc=f"{done:,} of {total:,} documents, {rate:,.0f} docs/s")
 
-            for row, text, problem in self._rows(path, column):
+            for row, text, problem in read_documents(path, column):
                 if problem is not None:
                     flush()  # rows stay in the file's order
                     writer.writerow([row, "", "", problem])
@@ -227,73 +205,6 @@ class HANDemo:
             chosen = [item for item in scores if item["score"] >= MULTI_LABEL_THRESHOLD]
             return ";".join(item["label"] for item in chosen), ";".join(f"{item['score']:.4f}" for item in chosen)
         return scores[0]["label"], f"{scores[0]['score']:.4f}"
-
-    def _inspect(self, path: Path) -> tuple[str, int]:
-        """The text column and the number of data rows (counted as a stream, up to the limit); else `ValueError`."""
-        if path.suffix.lower() in (".csv", ".tsv"):
-            with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-                reader = csv.reader(handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-                try:
-                    header = next(reader, None)
-                    if not header:
-                        raise ValueError("The file is empty: upload a CSV with a header row and a `text` column.")
-                    if _looks_binary(",".join(header)):
-                        raise ValueError("The file looks like binary data, not a CSV of documents.")
-                    column = _text_column(header)
-                    total = 0
-                    for _ in reader:
-                        total += 1
-                        if total > self.max_upload_rows:
-                            break
-                except csv.Error as error:
-                    raise ValueError(f"The file is not a readable CSV (line {reader.line_num}): {error}.") from error
-            return column, total
-        total, keys = 0, None
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if not line.strip():
-                    continue
-                total += 1
-                if keys is None:
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError:
-                        record = None
-                    if isinstance(record, dict):
-                        keys = list(record)
-                if total > self.max_upload_rows:
-                    break
-        if not total:
-            raise ValueError("The file is empty: upload JSON lines, one object with a `text` field per line.")
-        if keys is None:
-            raise ValueError(
-                "No line of the file is a JSON object: upload JSON lines, one object with a `text` field per line."
-            )
-        return _text_column(keys), total
-
-    def _rows(self, path: Path, column: str):
-        """(1-based data row number, text or None, problem or None) for every row, streamed."""
-        if path.suffix.lower() in (".csv", ".tsv"):
-            with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
-                reader = csv.DictReader(handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-                for row, record in enumerate(reader, start=1):
-                    yield (row, *_usable(record.get(column)))
-            return
-        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-            row = 0
-            for line in handle:
-                if not line.strip():
-                    continue
-                row += 1
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    yield row, None, "not JSON"
-                    continue
-                if not isinstance(record, dict):
-                    yield row, None, "not a JSON object"
-                    continue
-                yield (row, *_usable(record.get(column)))
 
     # ------------------------------------------------------------------------------------------------ the page
 
@@ -325,7 +236,7 @@ class HANDemo:
                     f"A CSV or TSV with a header, or JSON lines, with the documents in a `text` column (or "
                     f"{', '.join(f'`{c}`' for c in TEXT_COLUMNS[1:])}); up to {self.max_upload_rows:,} rows."
                 )
-                upload = gr.File(label="Documents", file_types=list(UPLOAD_SUFFIXES))
+                upload = gr.File(label="Documents", file_types=list(DOCUMENT_SUFFIXES))
                 run = gr.Button("Classify the file", variant="primary")
                 predictions = gr.File(label="Predictions (CSV: row, label, score, error)")
                 summary = gr.Markdown()
@@ -335,33 +246,6 @@ class HANDemo:
 
                 run.click(classify_file, inputs=upload, outputs=[predictions, summary], api_name="classify_file")
         return app
-
-
-def _text_column(columns: list[str]) -> str:
-    """The column holding the documents: `text`, else a usual name, else the only column; `ValueError` otherwise."""
-    by_name = {str(column).strip().lower(): column for column in columns}
-    for name in TEXT_COLUMNS:
-        if name in by_name:
-            return by_name[name]
-    if len(columns) == 1:
-        return columns[0]
-    shown = ", ".join(f"`{str(column)[:40]}`" for column in columns[:20])
-    raise ValueError(f"The file has no `text` column (columns found: {shown}). Name the documents' column `text`.")
-
-
-def _usable(value) -> tuple[str | None, str | None]:
-    """(the text, None) or (None, why the value cannot be classified)."""
-    if value is None:
-        return None, "no text"
-    if not isinstance(value, str):
-        return None, f"not text ({type(value).__name__})"
-    if _UNDECODED.search(value):
-        return None, "not UTF-8"
-    if not value.strip():
-        return None, "empty"
-    if _looks_binary(value):
-        return None, "binary data"
-    return value, None
 
 
 def build_demo(model: str, trust_remote_code: bool | None = None, **options) -> "HANDemo":
