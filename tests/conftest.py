@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -132,3 +133,35 @@ class FakeHub:
 @pytest.fixture
 def fake_hub(monkeypatch, tmp_path) -> FakeHub:
     return FakeHub().install(monkeypatch, tmp_path / "_downloads")
+
+
+# A few short reviews, and a tiny saved HAN that apps (the demo, bulk prediction) load from a folder.
+CORPUS = [
+    "A wonderful film. I loved every minute of it!",
+    "Awful acting. The plot was boring and I left early.",
+    "Great story, superb acting. Brilliant.",
+    "The worst film of the year. Dull, slow and badly written.",
+]
+
+
+def save_tiny_han(folder: Path, problem_type: str = "single_label_classification") -> Path:
+    """A tiny untrained HAN and its word-level tokenizer, saved with two widget examples, for apps to load."""
+    from hf_han import HANConfig, HANForDocumentClassification, HANTokenizer
+
+    tokenizer = HANTokenizer(max_sentences=8, max_words=16).train_new_from_iterator(
+        CORPUS * 4, vocab_size=200, show_progress=False
+    )
+    labels = {"single_label_classification": ["negative", "positive"], "multi_label_classification":
+              ["acting", "plot", "pace"], "regression": ["stars"]}[problem_type]  # fmt: skip
+    config = HANConfig(
+        vocab_size=len(tokenizer), embedding_dim=8, word_hidden_size=4, sentence_hidden_size=4, attention_dim=8,
+        num_labels=len(labels), problem_type=problem_type, id2label=dict(enumerate(labels)),
+        label2id={label: index for index, label in enumerate(labels)},
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = HANForDocumentClassification(config).eval()
+    model.model_card_data.widget_examples = CORPUS[:2]
+    model.model_card_data.model_name = "tiny reviews"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -20,42 +20,17 @@ from transformers import pipeline
 from hf_han import HANConfig, HANForDocumentClassification, HANTokenizer
 from hf_han.demo import HANDemo, build_demo
 
+from conftest import CORPUS, save_tiny_han
+
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from the test machine
 gradio = pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
-CORPUS = [
-    "A wonderful film. I loved every minute of it!",
-    "Awful acting. The plot was boring and I left early.",
-    "Great story, superb acting. Brilliant.",
-    "The worst film of the year. Dull, slow and badly written.",
-]
-
-
-def _save_model(folder: Path, problem_type: str = "single_label_classification") -> Path:
-    tokenizer = HANTokenizer(max_sentences=8, max_words=16).train_new_from_iterator(
-        CORPUS * 4, vocab_size=200, show_progress=False
-    )
-    labels = {"single_label_classification": ["negative", "positive"], "multi_label_classification":
-              ["acting", "plot", "pace"], "regression": ["stars"]}[problem_type]  # fmt: skip
-    config = HANConfig(
-        vocab_size=len(tokenizer), embedding_dim=8, word_hidden_size=4, sentence_hidden_size=4, attention_dim=8,
-        num_labels=len(labels), problem_type=problem_type, id2label=dict(enumerate(labels)),
-        label2id={label: index for index, label in enumerate(labels)},
-    )  # fmt: skip
-    torch.manual_seed(0)
-    model = HANForDocumentClassification(config).eval()
-    model.model_card_data.widget_examples = CORPUS[:2]
-    model.model_card_data.model_name = "tiny reviews"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
-    return _save_model(tmp_path_factory.mktemp("han"))
+    return save_tiny_han(tmp_path_factory.mktemp("han"))
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +82,7 @@ def test_a_very_long_document_is_cut_and_said_so(demo):
 
 @pytest.mark.parametrize("problem_type", ["multi_label_classification", "regression"])
 def test_other_problem_types_are_answered_as_fits_them(tmp_path, problem_type):
-    demo = build_demo(str(_save_model(tmp_path, problem_type)))
+    demo = build_demo(str(save_tiny_han(tmp_path, problem_type)))
     labels, page, message = demo.classify(CORPUS[1])
     if problem_type == "regression":
         assert labels is None and message.startswith("Predicted value: ") and "Predicted value" in page
