@@ -56,7 +56,13 @@ def load_raw_datasets(model_args, data_args, training_args) -> tuple[DatasetDict
             if extension not in FILE_BUILDERS:
                 raise ValueError(f"--{split}_file {path}: unsupported extension; use one of {sorted(FILE_BUILDERS)}.")
             raw[split] = load_data_file(FILE_BUILDERS[extension], split, path, extension, data_args, model_args)
-    if "validation" not in raw and "train" in raw and (training_args.do_train or training_args.do_eval):
+    percentage = data_args.validation_split_percentage
+    if not 0 <= percentage < 100:
+        raise ValueError(f"--validation_split_percentage must be in [0, 100), got {percentage:g}.")
+    carve = "validation" not in raw and "train" in raw and (training_args.do_train or training_args.do_eval)
+    if carve and percentage == 0:
+        logger.warning("No validation split (--validation_split_percentage 0): nothing is evaluated during training.")
+    elif carve:
         # carved with the run's seed, so a resumed or repeated run validates on the same documents
         if len(raw["train"]) < 2:
             raise ValueError(

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import transformers
 from transformers import EarlyStoppingCallback, HfArgumentParser, TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import IntervalStrategy, get_last_checkpoint
 
 from hf_han import (
     DataCollatorForDocumentClassification,
@@ -163,7 +163,7 @@ class DataTrainingArguments:
     )
     validation_split_percentage: float = field(
         default=10.0,
-        metadata={"help": "Percentage of train held out for validation when there is no validation split."},
+        metadata={"help": "Percentage of train held out for validation when there is no validation split (0: none)."},
     )
     # None: the given tokenizer's own setting, or for a new tokenizer 30, 50 and "wrap"
     max_sentences: int | None = field(default=None, metadata={"help": "Sentences kept per document (30)."})
@@ -299,6 +299,8 @@ def main(argv: list[str] | None = None) -> dict:
         if empty:
             logger.warning(f"{empty} of the {len(texts)} training documents are empty; they read as one [UNK].")
 
+    logger.info(f"Ready: the tokenizer ({len(tokenizer):,} entries)")
+
     # ------------------------------------------------------------------ model
     chosen = {}  # what the example chose on the user's behalf, for the training set's size
     if model is None:
@@ -355,6 +357,8 @@ def main(argv: list[str] | None = None) -> dict:
     elif model_args.freeze_word_embeddings:
         model.config.freeze_word_embeddings = True
 
+    logger.info(f"Ready: the model ({model.num_parameters():,} parameters)")
+
     # ------------------------------------------------------------------ documents to hierarchical ids
     label2id = model.config.label2id
 
@@ -368,7 +372,11 @@ def main(argv: list[str] | None = None) -> dict:
     splits = {}
     wanted = {
         "train": (training_args.do_train, data_args.max_train_samples),
-        "validation": (training_args.do_train or training_args.do_eval, data_args.max_eval_samples),
+        # training validates where there is a validation split (none with --validation_split_percentage 0)
+        "validation": (
+            training_args.do_eval or (training_args.do_train and "validation" in raw_datasets),
+            data_args.max_eval_samples,
+        ),
         "test": (training_args.do_predict, data_args.max_predict_samples),
     }
     for name, (needed, limit) in wanted.items():
@@ -390,6 +398,7 @@ def main(argv: list[str] | None = None) -> dict:
                 desc=f"Tokenizing {name}",
             )
         splits[f"{name}_raw"] = dataset
+        logger.info(f"Ready: the {name} split tokenized ({len(splits[name]):,} documents)")
 
     # ------------------------------------------------------------------ training
     if training_args.do_train:
@@ -401,6 +410,10 @@ def main(argv: list[str] | None = None) -> dict:
             training_args,
             os.path.join(training_args.output_dir, "schedule.json") if training_args.should_save else None,
         )
+    if training_args.do_train and "validation" not in splits and training_args.eval_strategy != "no":
+        if "eval_strategy" in given or "load_best_model_at_end" in given:
+            raise ValueError("--eval_strategy and --load_best_model_at_end need a validation split.")
+        training_args.eval_strategy, training_args.load_best_model_at_end = IntervalStrategy.NO, False
     if training_args.metric_for_best_model == "auto":
         training_args.metric_for_best_model = (
             "mse"
