@@ -111,6 +111,12 @@ def test_other_settings_never_append_to_an_output(folder, inputs, reference, tmp
         _run(folder, inputs, output, "--batch_size", "16")
     _run(folder, inputs, output, "--batch_size", "16", "--overwrite")
     assert "sentences" not in _read(output)[0]
+    changed = tmp_path / "changed.csv"  # an input edited since: its rows may have moved
+    changed.write_text("text\nA film.\n")
+    _run(folder, [str(changed)], tmp_path / "c.jsonl")
+    changed.write_text("text\nA film.\nAnother.\n")
+    with pytest.raises(SystemExit, match="unchanged inputs"):
+        _run(folder, [str(changed)], tmp_path / "c.jsonl")
     theirs = tmp_path / "theirs.jsonl"
     theirs.write_text("a file of someone else's\n")
     with pytest.raises(SystemExit, match="not written by hf_han.predict"):

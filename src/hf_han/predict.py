@@ -200,7 +200,8 @@ def run(args: argparse.Namespace) -> dict:
         inputs.append((str(Path(path).resolve()), args.text_column or column, total))
     settings = {
         "model": args.model,
-        "inputs": [[path, column] for path, column, _ in inputs],
+        # a changed input (size or modification time) is not continued: its rows may have moved
+        "inputs": [[path, column, os.path.getsize(path), os.stat(path).st_mtime_ns] for path, column, _ in inputs],
         "top_sentences": args.top_sentences,
         "batch_size": args.batch_size,
         "world_size": world_size,
@@ -220,7 +221,7 @@ def run(args: argparse.Namespace) -> dict:
     elif state["settings"] != settings:
         raise SystemExit(
             f"{output} was written with other settings ({state_path}): pass --overwrite to start again, or the "
-            "same model, inputs, --top_sentences, --batch_size and number of processes to continue."
+            "same model, unchanged inputs, --top_sentences, --batch_size and number of processes to continue."
         )
     if world_size > 1:
         torch.distributed.barrier()
