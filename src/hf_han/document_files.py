@@ -12,6 +12,8 @@ from pathlib import Path
 
 import regex
 
+from .safe_text_han import neutralise
+
 
 DOCUMENT_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json")
 TEXT_COLUMNS = ("text", "document", "review", "content", "body", "sentence")
@@ -35,7 +37,8 @@ def check_suffix(path: str | Path) -> None:
     path = Path(path)
     if path.suffix.lower() not in DOCUMENT_SUFFIXES:
         raise ValueError(
-            f"`{path.suffix or path.name}` files are not read: give a CSV (.csv, .tsv) or JSON lines (.jsonl)."
+            f"`{neutralise(path.suffix or path.name).replace('`', chr(39))}` files are not read: give a CSV (.csv, "
+            ".tsv) or JSON lines (.jsonl)."
         )
 
 
@@ -124,7 +127,8 @@ def text_column(columns: list[str]) -> str:
             return by_name[name]
     if len(columns) == 1:
         return columns[0]
-    shown = ", ".join(f"`{str(column)[:40]}`" for column in columns[:20])
+    # the names are the file's: shown as code, without a backtick that could end it
+    shown = ", ".join(f"`{neutralise(column)[:40].replace('`', chr(39))}`" for column in columns[:20])
     raise ValueError(f"The file has no `text` column (columns found: {shown}). Name the documents' column `text`.")
 
 
