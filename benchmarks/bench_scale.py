@@ -8,8 +8,10 @@
    random label; written once as CSV under `--output_dir`.
 2. `examples/run_classification.py` with its defaults (word-level vocabulary, skip-gram vectors, the fitted
    schedule) trains on it for `--max_steps` steps. While it runs, the resident memory of the process and all of
-   its children is sampled every 0.2 s, and the log's lines mark the phases: reading (to the labels), vocabulary,
-   vectors and model, tokenizing, time to the first step, and training (docs/s over the steps after the first).
+   its children is sampled every 0.2 s (RSS, and the anonymous part of it: RSS counts the pages of the Arrow files
+   that `datasets` maps, which grow with the corpus but are the kernel's to drop), and the log's lines mark the
+   phases: reading (to the labels), vocabulary, vectors and model, tokenizing, time to the first step, and
+   training (docs/s over the steps after the first).
 3. With `--predict`, `python -m hf_han.predict` classifies the corpus with the trained model: docs/s and peak RSS.
 
 Each row is printed as JSON and appended to `<output_dir>/results.jsonl`. Run it alone: on 2 cores anything else
@@ -70,29 +72,44 @@ def make_corpus(path: Path, documents: int, seed: int = 0) -> None:
     partial.replace(path)
 
 
+def anonymous_rss(pid: int) -> int:
+    """Resident memory that is not a mapped file (Linux `RssAnon`): what grows with Python objects, not with the
+    Arrow files that `datasets` maps (those pages count in RSS, and the kernel drops them under pressure)."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            return next(int(line.split()[1]) * 1024 for line in handle if line.startswith("RssAnon:"))
+    except (OSError, StopIteration):
+        return 0
+
+
 class Sampler(threading.Thread):
-    """Samples the resident memory of a process tree: the peak of the sum, and each process's own peak."""
+    """
+    Samples the memory of a process tree: the peak of the summed RSS and of the summed anonymous RSS, and each
+    process's own peak RSS.
+    """
 
     def __init__(self, pid: int, interval: float = 0.2):
         super().__init__(daemon=True)
         self.root, self.interval, self.running = psutil.Process(pid), interval, True
-        self.peak_total, self.peaks, self.marks = 0, {}, []
+        self.peak_total, self.peak_anonymous, self.peaks, self.marks = 0, 0, {}, []
 
     def run(self):
         while self.running:
             try:
                 processes = [self.root, *self.root.children(recursive=True)]
-                total = 0
+                total = anonymous = 0
                 for process in processes:
                     try:
                         rss = process.memory_info().rss
                     except psutil.Error:
                         continue
                     total += rss
+                    anonymous += anonymous_rss(process.pid)
                     key = f"{process.pid} {' '.join(process.cmdline()[1:3])[:60]}"
                     self.peaks[key] = max(self.peaks.get(key, 0), rss)
                 self.peak_total = max(self.peak_total, total)
-                self.marks.append((time.monotonic(), total))
+                self.peak_anonymous = max(self.peak_anonymous, anonymous)
+                self.marks.append((time.monotonic(), total, anonymous))
             except psutil.Error:
                 pass
             time.sleep(self.interval)
@@ -120,14 +137,16 @@ def run_and_watch(command: list[str], env: dict, log_path: Path) -> dict:
         if name in ends:
             phases[name] = round(ends[name] - previous, 1)
             # the peak of the process tree within this phase
-            window = [rss for moment, rss in sampler.marks if previous <= moment - started <= ends[name]]
-            phases[f"{name} peak MB"] = round(max(window, default=0) / 2**20)
+            window = [(rss, anon) for moment, rss, anon in sampler.marks if previous <= moment - started <= ends[name]]
+            phases[f"{name} peak MB"] = round(max((rss for rss, _ in window), default=0) / 2**20)
+            phases[f"{name} peak anonymous MB"] = round(max((anon for _, anon in window), default=0) / 2**20)
             previous = ends[name]
     return {
         "returncode": process.returncode,
         "seconds": round(total, 1),
         "phases_s": phases,
         "peak_rss_mb_all_processes": round(sampler.peak_total / 2**20),
+        "peak_anonymous_rss_mb_all_processes": round(sampler.peak_anonymous / 2**20),
         "peak_rss_mb_by_process": {key: round(value / 2**20) for key, value in sampler.peaks.items()},
     }
 
