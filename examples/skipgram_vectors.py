@@ -15,6 +15,9 @@ logger = logging.getLogger(__name__)
 # (docs/benchmarks.md, "Learning curves"). A corpus of 2M words or more keeps gensim's usual 5 passes.
 SKIPGRAM_WORDS = 10_000_000
 SKIPGRAM_EPOCHS = (5, 100)  # fewest and most passes when --word_vectors_epochs is not given
+# gensim splits a corpus file between its threads, which then update the vectors at once in an order that differs
+# from run to run; below this many words one thread trains, so that the same data and seed give the same vectors
+SKIPGRAM_PARALLEL_WORDS = 2_000_000
 
 
 def skipgram_epochs(corpus_words: int) -> int:
@@ -121,7 +124,7 @@ def train_skipgram_vectors(tokenizer, texts, dim: int, epochs: int | None, seed:
             window=5,
             min_count=1,
             sg=1,
-            workers=max(1, (os.cpu_count() or 1)),
+            workers=1 if corpus_words < SKIPGRAM_PARALLEL_WORDS else max(1, os.cpu_count() or 1),
             epochs=epochs,
             seed=seed,
         )
