@@ -17,14 +17,13 @@ import json
 import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_model import PAPER, PaddedReferenceHAN  # noqa: E402
+from bench_model import PAPER, PaddedReferenceHAN, run_pass  # noqa: E402
 
 from hf_han import HANConfig, HANForDocumentClassification  # noqa: E402
 
@@ -81,26 +80,6 @@ def build(variant: str, vocab_size: int) -> torch.nn.Module:
     return PaddedReferenceHAN(vocab_size)
 
 
-def one_pass(model, batches, train: bool, dtype, optimizer=None) -> float:
-    device = batches[0]["input_ids"].device
-    synchronize = torch.cuda.synchronize if device.type == "cuda" else lambda: None
-    synchronize()
-    start = time.perf_counter()
-    for batch in batches:
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            if train:
-                optimizer.zero_grad(set_to_none=True)
-                output = model(batch["input_ids"], batch["attention_mask"], labels=batch["labels"])
-                loss = output.loss if hasattr(output, "loss") else output[0]
-                loss.backward()
-                optimizer.step()
-            else:
-                with torch.inference_mode():
-                    model(batch["input_ids"], batch["attention_mask"])
-    synchronize()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prepare", type=Path, help="Tokenize real IMDB batches here and save them to this file.")
@@ -134,7 +113,7 @@ def main() -> None:
                 for variant, model in models.items():  # interleaved
                     for train in (False, True):
                         model.train(train)
-                        seconds = one_pass(model, batches, train, dtype, optimizers[variant])
+                        seconds = run_pass(model, batches, train, optimizers[variant], dtype)
                         if repeat:
                             times[(variant, train)].append(seconds)
             row = {"batch_size": batch_size, "dtype": "bf16 autocast" if dtype else "float32", "documents": documents}

@@ -96,19 +96,24 @@ def build(variant: str, vocab_size: int) -> nn.Module:
     return PaddedReferenceHAN(vocab_size)
 
 
-def run_pass(model: nn.Module, batches, train: bool, optimizer=None) -> float:
-    """Seconds for one pass over `batches`."""
+def run_pass(model: nn.Module, batches, train: bool, optimizer=None, dtype: torch.dtype | None = None) -> float:
+    """Seconds for one pass over `batches` (on their device; under autocast to `dtype` when given)."""
+    device = batches[0]["input_ids"].device
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else lambda: None  # GPU work is asynchronous
+    synchronize()
     start = time.perf_counter()
     for batch in batches:
-        if train:
-            optimizer.zero_grad(set_to_none=True)
-            output = model(batch["input_ids"], batch["attention_mask"], labels=batch["labels"])
-            loss = output.loss if hasattr(output, "loss") else output[0]
-            loss.backward()
-            optimizer.step()
-        else:
-            with torch.inference_mode():
-                model(batch["input_ids"], batch["attention_mask"])
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            if train:
+                optimizer.zero_grad(set_to_none=True)
+                output = model(batch["input_ids"], batch["attention_mask"], labels=batch["labels"])
+                loss = output.loss if hasattr(output, "loss") else output[0]
+                loss.backward()
+                optimizer.step()
+            else:
+                with torch.inference_mode():
+                    model(batch["input_ids"], batch["attention_mask"])
+    synchronize()
     return time.perf_counter() - start
 
 
