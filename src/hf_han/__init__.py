@@ -16,6 +16,7 @@ from .modeling_han import (
 )
 from .pipeline_han import DocumentClassificationPipeline, register_pipeline
 from .segmentation_han import HANSegmenter
+from .streaming_han import HANDocumentStream
 from .tokenization_han import HANTokenizer
 from .trainer_han import HANModelCardCallback, HANTrainer
 from .word_vectors_han import load_word_vectors
@@ -41,6 +42,7 @@ __all__ = [
     "Explanation",
     "HANConfig",
     "HANDocumentClassifierOutput",
+    "HANDocumentStream",
     "HANForDocumentClassification",
     "HANModel",
     "HANModelCardCallback",

@@ -1,15 +1,19 @@
 """A `Trainer` that fills the HAN model card while it trains (through a callback) and writes it."""
 
+import logging
 import os
 
 import numpy as np
-from torch.utils.data import SequentialSampler
+from torch.utils.data import DataLoader, SequentialSampler
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_utils import has_length
 
 from .explanation_han import Explanation
 from .modelcard_han import HANModelCardData
+from .streaming_han import HANDocumentStream
 
+
+logger = logging.getLogger(__name__)
 
 TRAINING_CURVES, CONFUSION_MATRIX = "training_curves.png", "confusion_matrix.png"
 # Hyperparameters worth showing, from `TrainingArguments`.
@@ -50,8 +54,16 @@ class HANModelCardCallback(TrainerCallback):
             name: (value.value if hasattr(value, "value") else value)
             for name, value in card_data.hyperparameters.items()
         }
-        if train_dataloader is not None and hasattr(train_dataloader, "dataset"):
+        if train_dataloader is not None and has_length(getattr(train_dataloader, "dataset", None)):
             card_data.train_samples = len(train_dataloader.dataset)
+
+    def on_train_end(self, args, state, control, model=None, train_dataloader=None, **kwargs):
+        card_data = _card_data_of(model)
+        if card_data is None or train_dataloader is None:
+            return
+        if not has_length(getattr(train_dataloader, "dataset", None)):  # a stream: the documents that were read
+            per_step = args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps
+            card_data.train_samples = state.global_step * per_step
 
     def on_evaluate(self, args, state, control, model=None, metrics=None, **kwargs):
         card_data = _card_data_of(model)
@@ -142,6 +154,47 @@ class HANTrainer(Trainer):
             split = "validation" if metric_key_prefix == "eval" else metric_key_prefix
             self._confusion[split] = (labels, logits.argmax(-1))
         return output
+
+    def get_train_dataloader(self):
+        """As `Trainer` does; a `HANDocumentStream` is read by each process as it is (its own part of the stream)."""
+        stream = self.train_dataset
+        if not isinstance(stream, HANDocumentStream):
+            return super().get_train_dataloader()
+        from accelerate.data_loader import prepare_data_loader
+
+        expected = (self.args.process_index, self.args.world_size, self._train_batch_size)
+        if (stream.process_index, stream.num_processes, stream.batch_size) != expected:
+            raise ValueError(
+                f"The training stream is process {stream.process_index}'s of {stream.num_processes} in batches of "
+                f"{stream.batch_size}; this process is {expected[0]} of {expected[1]} in batches of {expected[2]}. "
+                "Build it with process_index=args.process_index, num_processes=args.world_size and "
+                "batch_size=args.per_device_train_batch_size."
+            )
+        logger.info(
+            f"Process {stream.process_index} of {stream.num_processes} reads its own part of the training stream "
+            f"({stream.part})"
+        )
+        loader = DataLoader(
+            stream,
+            batch_size=self._train_batch_size,
+            collate_fn=self.data_collator,
+            num_workers=self.args.dataloader_num_workers,
+            pin_memory=self.args.dataloader_pin_memory and self.args.device.type == "cuda",
+            persistent_workers=self.args.dataloader_persistent_workers and self.args.dataloader_num_workers > 0,
+            prefetch_factor=self.args.dataloader_prefetch_factor,
+        )
+        # accelerate would read a stream in the main process and send each process its share (or make every
+        # process read and tokenize all of it): this one is already the process's own, so it is only moved to the
+        # device
+        return prepare_data_loader(
+            loader,
+            device=self.args.device,
+            num_processes=1,
+            process_index=0,
+            put_on_device=True,
+            dispatch_batches=False,
+            non_blocking=self.args.accelerator_config.non_blocking,
+        )
 
     def _get_eval_sampler(self, eval_dataset):
         # `Trainer` reads evaluation batches grouped by length when training is grouped (HAN's examples train so),

@@ -1,0 +1,127 @@
+"""
+Training on a stream of documents (a `datasets.IterableDataset`, e.g. `load_dataset(..., streaming=True)`): each
+process reads its own part, tokenizes it on the fly, and reads batches of similar length.
+
+`Trainer` groups a map-style dataset by length (`train_sampling_strategy="group_by_length"`) but cannot sort a
+stream, which HAN's packed recurrence needs most: a batch costs what its longest document costs. A
+`HANDocumentStream` reads a buffer of batches at a time, tokenizes it in one call, sorts it by length, cuts it into
+batches and yields the batches in a random order, so that a data loader of the same batch size reads batches of
+similar length. `HANTrainer` reads such a stream in each process as it is (accelerate would otherwise read the
+whole stream in the main process and send each process its share).
+"""
+
+import hashlib
+
+import numpy as np
+import torch
+
+
+# Batches of one buffer: 50 at the paper's batch of 64 sort 3,200 documents at a time.
+LENGTH_GROUPING_BATCHES = 50
+
+
+class HANDocumentStream(torch.utils.data.IterableDataset):
+    """
+    One process's part of a stream of documents, tokenized a buffer at a time and grouped by length in the buffer.
+
+    Args:
+        documents (`datasets.IterableDataset`): the whole stream of raw rows (shuffle it first, e.g. with
+            `documents.shuffle(seed, buffer_size)`: the stream reshuffles in each epoch through `set_epoch`).
+        preprocess (`Callable[[dict], dict]`): a batch of rows (columns of lists) to features (columns of lists) for
+            the data collator, with a `length_column` (`HANTokenizer(..., return_length=True)` gives one).
+        batch_size (`int`): the data loader's batch size (per process).
+        buffer_batches (`int`): batches read, tokenized and sorted at a time.
+        seed (`int`): the order of the batches of a buffer depends on it and on the buffer's lengths only, so a
+            stream read again (a resumed run) yields the same batches.
+        group_by_length (`bool`): sort each buffer by length (else keep the stream's order).
+        process_index, num_processes (`int`): which part of the stream this process reads
+            (`datasets.distributed.split_dataset_by_node`: whole files or data shards when their number divides
+            `num_processes`, else every `num_processes`-th document), before anything is tokenized.
+    """
+
+    def __init__(
+        self,
+        documents,
+        preprocess,
+        batch_size: int,
+        buffer_batches: int = LENGTH_GROUPING_BATCHES,
+        seed: int = 0,
+        group_by_length: bool = True,
+        length_column: str = "length",
+        process_index: int = 0,
+        num_processes: int = 1,
+    ):
+        from datasets import IterableDataset
+        from datasets.distributed import split_dataset_by_node
+
+        if not isinstance(documents, IterableDataset):
+            raise TypeError(f"`documents` must be a datasets.IterableDataset, got {type(documents).__name__}.")
+        if batch_size < 1 or buffer_batches < 1:
+            raise ValueError(f"batch_size and buffer_batches must be positive, got {batch_size} and {buffer_batches}.")
+        if not 0 <= process_index < num_processes:
+            raise ValueError(f"process_index {process_index} is not in [0, num_processes={num_processes}).")
+        # datasets gives each process whole data sources (files, shards) when their number divides the processes,
+        # else every num_processes-th document of all of them
+        self.part = (
+            f"{documents.num_shards // num_processes} of {documents.num_shards} data sources"
+            if documents.num_shards % num_processes == 0
+            else f"one document in {num_processes}"
+        )
+        self.documents = (
+            split_dataset_by_node(documents, rank=process_index, world_size=num_processes)
+            if num_processes > 1
+            else documents
+        )
+        self.preprocess = preprocess
+        self.batch_size = batch_size
+        self.buffer_size = batch_size * buffer_batches
+        self.seed = seed
+        self.group_by_length = group_by_length
+        self.length_column = length_column
+        self.process_index = process_index
+        self.num_processes = num_processes
+
+    def set_epoch(self, epoch: int) -> None:
+        """The stream's shuffle buffer and data files take another order in each epoch."""
+        self.documents.set_epoch(epoch)
+
+    def __iter__(self):
+        # data loader workers read the stream in turns of a buffer: each tokenizes its own buffers, and a buffer's
+        # batches come out whole (the loader takes a batch from each worker in turn). `iter` reads the whole stream
+        # in every worker (iterating the dataset itself would give each worker whole data sources, and nothing to
+        # the workers beyond their number)
+        worker = torch.utils.data.get_worker_info()
+        worker_id, workers = (worker.id, worker.num_workers) if worker is not None else (0, 1)
+        for number, rows in enumerate(self.documents.iter(batch_size=self.buffer_size)):
+            if number % workers == worker_id:
+                yield from self._buffer_rows(rows)
+
+    def _buffer_rows(self, rows: dict):
+        features = self.preprocess(rows)
+        count, expected = len(next(iter(features.values()))), len(next(iter(rows.values())))
+        if count != expected:
+            raise ValueError(f"`preprocess` returned {count} rows for a buffer of {expected}.")
+        order = np.arange(count)
+        if self.group_by_length:
+            if self.length_column not in features:
+                raise ValueError(
+                    f"Grouping a stream by length needs a {self.length_column!r} feature (tokenize with "
+                    f"return_length=True); `preprocess` gave {list(features)}."
+                )
+            order = self._grouped_order(np.asarray(features[self.length_column]))
+        for i in order:
+            yield {name: values[i] for name, values in features.items()}
+
+    def _grouped_order(self, lengths: np.ndarray) -> np.ndarray:
+        # the seed and the lengths give a buffer its own order, the same when the stream is read again
+        digest = hashlib.blake2b(lengths.astype(np.int64).tobytes(), digest_size=8).digest()
+        generator = np.random.default_rng([self.seed, int.from_bytes(digest, "little")])
+        order = generator.permutation(len(lengths))  # random among equal lengths ...
+        order = order[np.argsort(lengths[order], kind="stable")]  # ... then by length
+        full = len(order) // self.batch_size * self.batch_size
+        batches = order[:full].reshape(-1, self.batch_size)[generator.permutation(full // self.batch_size)]
+        # a short last batch (the stream's end) stays last, so that the data loader's batches keep to the buffer's
+        return np.concatenate([batches.reshape(-1), order[full:]])
+
+
+__all__ = ["LENGTH_GROUPING_BATCHES", "HANDocumentStream"]
