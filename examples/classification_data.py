@@ -29,6 +29,7 @@ def load_raw_datasets(model_args, data_args, training_args) -> tuple[DatasetDict
         "--train_file/--validation_file/--test_file": any(files.values()),
     }
     sources = [source for source, given in sources.items() if given]
+    streaming = getattr(data_args, "streaming", False)
     if len(sources) != 1:
         raise ValueError(
             "Give the data with exactly one of --dataset_name (a Hub dataset), --offline_dataset "
@@ -42,10 +43,11 @@ def load_raw_datasets(model_args, data_args, training_args) -> tuple[DatasetDict
             cache_dir=model_args.cache_dir,
             token=model_args.token,
             trust_remote_code=model_args.trust_remote_code,
+            streaming=streaming,
         )
         name = data_args.dataset_name
     elif data_args.offline_dataset is not None:
-        raw, name = load_offline_dataset(data_args.offline_dataset, training_args)
+        raw, name = load_offline_dataset(data_args.offline_dataset, training_args, streaming)
     else:
         name = Path(data_args.train_file or data_args.validation_file or data_args.test_file).name
         raw = DatasetDict()
@@ -56,6 +58,8 @@ def load_raw_datasets(model_args, data_args, training_args) -> tuple[DatasetDict
             if extension not in FILE_BUILDERS:
                 raise ValueError(f"--{split}_file {path}: unsupported extension; use one of {sorted(FILE_BUILDERS)}.")
             raw[split] = load_data_file(FILE_BUILDERS[extension], split, path, extension, data_args, model_args)
+    if streaming:  # a stream's validation documents are held out by streaming_data.py
+        return raw, name
     percentage = data_args.validation_split_percentage
     if not 0 <= percentage < 100:
         raise ValueError(f"--validation_split_percentage must be in [0, 100), got {percentage:g}.")
@@ -87,6 +91,8 @@ def load_raw_datasets(model_args, data_args, training_args) -> tuple[DatasetDict
 def load_data_file(builder: str, split: str, path: str, extension: str, data_args, model_args):
     """One split from a data file; a file that cannot be read is an error that names it and the cause."""
     options = {} if builder == "parquet" else {"encoding": data_args.encoding}
+    if getattr(data_args, "streaming", False):  # read as the stream goes; a bad file fails at its first rows
+        options["streaming"] = True
     if extension == "tsv":
         options["delimiter"] = "\t"
     try:
@@ -122,7 +128,7 @@ def check_text_column(raw_datasets: DatasetDict, text_column: str) -> None:
             )
 
 
-def load_offline_dataset(name: str, training_args) -> tuple[DatasetDict, str]:
+def load_offline_dataset(name: str, training_args, streaming: bool = False) -> tuple[DatasetDict, str]:
     """`--offline_dataset`: the IMDB split (train / validation / test) or 20 Newsgroups (train / test)."""
     if name not in OFFLINE_DATASETS:
         raise ValueError(f"--offline_dataset must be one of {OFFLINE_DATASETS}, got {name!r}.")
@@ -130,13 +136,18 @@ def load_offline_dataset(name: str, training_args) -> tuple[DatasetDict, str]:
         if name == "imdb":
             paths = prepare_imdb_splits()
             raw = DatasetDict(
-                {split: load_dataset("csv", data_files={split: str(path)})[split] for split, path in paths.items()}
+                {
+                    split: load_dataset("csv", data_files={split: str(path)}, streaming=streaming)[split]
+                    for split, path in paths.items()
+                }
             )
             return raw, "IMDB movie reviews (examples/offline_datasets.py split)"
         raw = DatasetDict()
         for split, path in prepare_newsgroups().items():
             texts, labels = read_newsgroups(path)
             raw[split] = Dataset.from_dict({"text": texts, "label": labels})
+            if streaming:
+                raw[split] = raw[split].to_iterable_dataset()
         return raw, "20 Newsgroups (examples/offline_datasets.py)"
 
 
