@@ -25,19 +25,29 @@ from pathlib import Path
 
 import datasets
 import numpy as np
+import streaming_data
 import torch
 import transformers
+from streaming_data import (
+    STREAM_SAMPLE_DOCUMENTS,
+    check_stream_checkpoint,
+    fit_stream_schedule,
+    prepare_streams,
+    training_stream,
+)
 from transformers import EarlyStoppingCallback, HfArgumentParser, TrainingArguments, set_seed
 from transformers.trainer_utils import IntervalStrategy, get_last_checkpoint
 
 from hf_han import (
     DataCollatorForDocumentClassification,
     HANConfig,
+    HANDocumentStream,
     HANForDocumentClassification,
     HANTokenizer,
     HANTrainer,
     distill_word_vectors,
 )
+from hf_han.streaming_han import LENGTH_GROUPING_BATCHES
 
 import classification_data  # beside this script, as are the three below
 import skipgram_vectors
@@ -52,7 +62,7 @@ from classification_data import (
     load_raw_datasets,
     pick_column,
 )
-from skipgram_vectors import initialise_word_vectors, wants_skipgram_vectors
+from skipgram_vectors import SKIPGRAM_MAX_WORDS, initialise_word_vectors, wants_skipgram_vectors
 from training_schedule import fit_model_settings, fit_schedule, report_schedule
 
 
@@ -100,6 +110,13 @@ class ModelArguments:
         metadata={
             "help": "Skip-gram epochs for --train_word_vectors; default 5, more for a small training split (until "
             "about 10M words are read, at most 100)."
+        },
+    )
+    word_vectors_max_words: int = field(
+        default=SKIPGRAM_MAX_WORDS,
+        metadata={
+            "help": "Skip-gram vectors for --train_word_vectors learn from the training split's first sentences up to "
+            "this many words (a larger split is not read further; 0: all of it)."
         },
     )
     freeze_word_embeddings: bool = field(default=False, metadata={"help": "Keep the word embeddings fixed."})
@@ -182,6 +199,25 @@ class DataTrainingArguments:
     early_stopping_patience: int | None = field(
         default=2, metadata={"help": "Stop after this many evaluations without improvement on validation."}
     )
+    streaming: bool = field(
+        default=False,
+        metadata={
+            "help": "Read the training data as a stream (any size, nothing read whole): labels, vocabulary and "
+            "vectors from its first --stream_sample_documents, tokenized on the fly; needs --max_steps unless the "
+            "dataset says its size."
+        },
+    )
+    stream_sample_documents: int = field(
+        default=STREAM_SAMPLE_DOCUMENTS,
+        metadata={"help": "With --streaming: the first documents that give the labels, vocabulary and vectors."},
+    )
+    shuffle_buffer_size: int = field(
+        default=10_000, metadata={"help": "With --streaming: documents in the shuffle buffer of the stream."}
+    )
+    length_grouping_batches: int = field(
+        default=LENGTH_GROUPING_BATCHES,
+        metadata={"help": "With --streaming: batches read at a time and grouped by length (group_by_length)."},
+    )
 
 
 @dataclass
@@ -231,6 +267,9 @@ def main(argv: list[str] | None = None) -> dict:
     set_seed(training_args.seed)
 
     raw_datasets, dataset_display_name = load_raw_datasets(model_args, data_args, training_args)
+    streams = {}
+    if data_args.streaming:  # from here on raw_datasets holds what is read whole: the sample, validation
+        streams, raw_datasets = prepare_streams(raw_datasets, data_args, training_args)
     reference = raw_datasets["train"] if "train" in raw_datasets else next(iter(raw_datasets.values()))
     text_column = pick_column(reference.column_names, data_args.text_column_name, TEXT_COLUMN_CANDIDATES, "text")
     check_text_column(raw_datasets, text_column)
@@ -279,25 +318,16 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         if "train" not in raw_datasets:
             raise ValueError("Training a vocabulary needs a train split; or give --tokenizer_name.")
-        # the same data and rules give the same vocabulary on every process, so each rank may build its own
-        texts = raw_datasets["train"][text_column]
-        settings = {"max_sentences": 30, "max_words": 50, "long_sentences": "wrap", **settings}
-        tokenizer = HANTokenizer(**settings).train_new_from_iterator(
-            (text or "" for text in texts),
-            vocab_size=data_args.vocab_size,
-            min_frequency=data_args.min_frequency,
-            length=len(texts),
-            show_progress=training_args.process_index == 0 and not training_args.disable_tqdm,
-        )
-        empty = sum(1 for text in texts if not (text or "").strip())
-        if len(tokenizer) <= 2:  # [PAD] and [UNK] alone: every document would read as [UNK]
-            raise ValueError(
-                f"No word of the training split's column {text_column!r} is seen --min_frequency "
-                f"{data_args.min_frequency} times ({empty} of its {len(texts)} documents are empty): check "
-                "--text_column_name, or lower --min_frequency."
-            )
-        if empty:
-            logger.warning(f"{empty} of the {len(texts)} training documents are empty; they read as one [UNK].")
+        # one process of each machine trains the vocabulary, the others read it (as they read the word vectors)
+        vocabulary_dir = os.path.join(training_args.output_dir, "_vocabulary")
+        with training_args.main_process_first(desc="training the vocabulary"):
+            if training_args.local_process_index == 0:
+                tokenizer = train_vocabulary(raw_datasets["train"], text_column, settings, data_args, training_args)
+                if training_args.world_size > 1:
+                    tokenizer.save_pretrained(vocabulary_dir)
+            else:
+                tokenizer = HANTokenizer.from_pretrained(vocabulary_dir)
+                logger.info(f"Process {training_args.process_index} read the vocabulary from {vocabulary_dir}")
 
     logger.info(f"Ready: the tokenizer ({len(tokenizer):,} entries)")
 
@@ -329,7 +359,7 @@ def main(argv: list[str] | None = None) -> dict:
                 **settings,
             )
         else:
-            if training_args.do_train and "train" in raw_datasets:
+            if training_args.do_train and "train" in raw_datasets and not data_args.streaming:
                 chosen.update(fit_model_settings(model_args, given, train_documents(raw_datasets, data_args)))
             settings = dict(
                 vocab_size=len(tokenizer),
@@ -366,15 +396,26 @@ def main(argv: list[str] | None = None) -> dict:
         texts = [text if text is not None else "" for text in batch[text_column]]
         encoding = tokenizer(texts, truncation=True, return_length=True)
         if label_column is not None and label_column in batch:
-            encoding["labels"] = encode_labels(batch[label_column], problem_type, label2id)
-        return encoding
+            try:
+                encoding["labels"] = encode_labels(batch[label_column], problem_type, label2id)
+            except ValueError as error:
+                if not data_args.streaming:
+                    raise
+                raise ValueError(
+                    f"{error} With --streaming the labels come from the first {data_args.stream_sample_documents:,} "
+                    "training documents: raise --stream_sample_documents until every label is among them."
+                ) from error
+        return dict(encoding)
 
     splits = {}
     wanted = {
         "train": (training_args.do_train, data_args.max_train_samples),
         # training validates where there is a validation split (none with --validation_split_percentage 0)
+        # (TrainingArguments turns do_eval on with any eval_strategy: only a --do_eval given asks for the split)
         "validation": (
-            training_args.do_eval or (training_args.do_train and "validation" in raw_datasets),
+            "validation" in raw_datasets
+            and (training_args.do_eval or training_args.do_train)
+            or (training_args.do_eval and "do_eval" in given),
             data_args.max_eval_samples,
         ),
         "test": (training_args.do_predict, data_args.max_predict_samples),
@@ -382,9 +423,12 @@ def main(argv: list[str] | None = None) -> dict:
     for name, (needed, limit) in wanted.items():
         if not needed:
             continue
+        if name == "train" and data_args.streaming:  # tokenized on the fly (below)
+            continue
         if name not in raw_datasets:
             raise ValueError(
-                f"--do_{'predict' if name == 'test' else name} needs a {name} split; found {list(raw_datasets)}."
+                f"--do_{'predict' if name == 'test' else 'eval' if name == 'validation' else name} needs a {name} "
+                f"split; found {list(raw_datasets)}."
             )
         dataset = raw_datasets[name]
         if limit is not None:
@@ -400,8 +444,17 @@ def main(argv: list[str] | None = None) -> dict:
         splits[f"{name}_raw"] = dataset
         logger.info(f"Ready: the {name} split tokenized ({len(splits[name]):,} documents)")
 
+    training_args.do_eval = training_args.do_eval and "validation" in splits
     # ------------------------------------------------------------------ training
-    if training_args.do_train:
+    if training_args.do_train and data_args.streaming:
+        held_out = (
+            len(raw_datasets["validation"]) if "validation" in raw_datasets and "validation" not in streams else 0
+        )
+        chosen.update(fit_stream_schedule(training_args, given, streams["train"], held_out))
+        check_stream_checkpoint(checkpoint, training_args)
+        splits["train"] = training_stream(streams["train"], preprocess, data_args, training_args)
+        logger.info("Ready: the train stream (tokenized on the fly)")
+    elif training_args.do_train:
         pretrained = model.config.word_encoder == "pretrained"
         chosen.update(fit_schedule(training_args, data_args, given, len(splits["train"]), pretrained=pretrained))
         report_schedule(
@@ -455,7 +508,7 @@ def main(argv: list[str] | None = None) -> dict:
     if training_args.do_train:
         train_result = trainer.train(resume_from_checkpoint=checkpoint)
         trainer.save_model()  # model, tokenizer, code files, model card
-        metrics = dict(train_result.metrics, train_samples=len(splits["train"]))
+        metrics = dict(train_result.metrics, train_samples=train_samples(splits["train"], trainer))
         trainer.log_metrics("train", metrics)
         trainer.save_metrics("train", metrics)
         trainer.save_state()
@@ -514,7 +567,9 @@ def setup_logging(training_args: TrainingArguments) -> None:
         handlers=[logging.StreamHandler(sys.stdout)],
     )
     level = training_args.get_process_log_level()
-    for module_logger in (logger, classification_data.logger, skipgram_vectors.logger, training_schedule.logger):
+    module_loggers = (logger, classification_data.logger, skipgram_vectors.logger, streaming_data.logger,
+                      training_schedule.logger, logging.getLogger("hf_han"))  # fmt: skip
+    for module_logger in module_loggers:
         module_logger.setLevel(level)
     datasets.utils.logging.set_verbosity(level)
     transformers.utils.logging.set_verbosity(level)
@@ -647,6 +702,37 @@ def apply_pretrained_defaults(training_args, given: set[str]) -> None:
     for name, value in PRETRAINED_DEFAULTS.items():
         if name not in given:
             setattr(training_args, name, value)
+
+
+def train_vocabulary(train, text_column: str, settings: dict, data_args, training_args) -> HANTokenizer:
+    """A new word-level HANTokenizer with the vocabulary of the training split's texts (read a batch at a time)."""
+    settings = {"max_sentences": 30, "max_words": 50, "long_sentences": "wrap", **settings}
+    tokenizer = HANTokenizer(**settings).train_new_from_iterator(
+        (text or "" for text in skipgram_vectors.iterate_texts(train, text_column)),
+        vocab_size=data_args.vocab_size,
+        min_frequency=data_args.min_frequency,
+        length=len(train),
+        show_progress=training_args.process_index == 0 and not training_args.disable_tqdm,
+    )
+    empty = sum(1 for text in skipgram_vectors.iterate_texts(train, text_column) if not (text or "").strip())
+    if len(tokenizer) <= 2:  # [PAD] and [UNK] alone: every document would read as [UNK]
+        raise ValueError(
+            f"No word of the training split's column {text_column!r} is seen --min_frequency "
+            f"{data_args.min_frequency} times ({empty} of its {len(train)} documents are empty): check "
+            "--text_column_name, or lower --min_frequency."
+        )
+    if empty:
+        logger.warning(f"{empty} of the {len(train)} training documents are empty; they read as one [UNK].")
+    return tokenizer
+
+
+def train_samples(train, trainer) -> int:
+    """Documents in the training split, or for a stream those that training read (every process together)."""
+    if isinstance(train, HANDocumentStream):
+        args = trainer.args
+        per_step = args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps
+        return trainer.state.global_step * per_step
+    return len(train)
 
 
 def train_documents(raw_datasets, data_args) -> int:

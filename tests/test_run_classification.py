@@ -344,6 +344,11 @@ def test_the_skip_gram_corpus_is_streamed_to_a_file_once(tmp_path):
     lines = (tmp_path / "corpus.txt").read_text().splitlines()
     assert lines == ["a film .", "it was great fun", "!", "great ."]  # sentences as the tokenizer reads them
     assert (sentences, words) == (4, 10)
+    # --word_vectors_max_words: no document is read once that many words are written
+    texts = iter(["A film. It was great fun!", "Great.", "Fun."])
+    sentences, words = skipgram_vectors.write_skipgram_corpus(tokenizer, texts, str(tmp_path / "c.txt"), max_words=5)
+    assert (tmp_path / "c.txt").read_text().splitlines() == ["a film .", "it was great fun", "!"]
+    assert next(texts) == "Great."
 
 
 def test_the_schedule_stretches_a_small_set_and_leaves_a_large_one_or_a_given_option_alone():
@@ -423,3 +428,14 @@ def test_a_small_set_trains_the_minimum_steps_with_early_stopping_and_given_epoc
     assert json.loads((out / "config.json").read_text())["embedding_dropout"] == 0
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["global_step"] == 12 and state["num_train_epochs"] == 2
+
+
+def test_no_validation_split_trains_without_evaluating_and_do_eval_then_names_the_split(tmp_path):
+    train = write_rows(tmp_path / "train.csv", sentiment_rows(32, 0))
+    # the default --eval_strategy epoch turns TrainingArguments' do_eval on; without a validation split it goes off
+    results = run(tmp_path / "out", "--train_file", str(train), "--do_train", "--max_steps", "2",
+                  "--validation_split_percentage", "0")  # fmt: skip
+    assert results["train_samples"] == 32 and not any(key.startswith("eval_") for key in results)
+    with pytest.raises(ValueError, match="--do_eval needs a validation split"):
+        run(tmp_path / "eval", "--train_file", str(train), "--do_train", "--do_eval", "--max_steps", "2",
+            "--validation_split_percentage", "0")  # fmt: skip
