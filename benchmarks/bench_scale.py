@@ -43,7 +43,7 @@ PHASES = [  # (phase that ends, a log line that ends it)
     ("reading", re.compile(r"Problem type")),
     ("vocabulary", re.compile(r"Ready: the tokenizer")),
     ("vectors and model", re.compile(r"Ready: the model")),
-    ("tokenizing", re.compile(r"Ready: the train split tokenized")),
+    ("tokenizing", re.compile(r"Ready: the train (split tokenized|stream)")),  # a stream: on the fly, later
     ("to the first step", re.compile(r"'loss'|\"loss\"|\{'loss")),
 ]
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -121,13 +121,17 @@ def run_and_watch(command: list[str], env: dict, log_path: Path) -> dict:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     sampler = Sampler(process.pid)
     sampler.start()
-    ends, phase = {}, 0
+    ends, phase, steps = {}, 0, []
     with open(log_path, "w") as log:
         for line in process.stdout:
             log.write(line)
-            if phase < len(PHASES) and PHASES[phase][1].search(line):
-                ends[PHASES[phase][0]] = time.monotonic() - started
-                phase += 1
+            if PHASES[-1][1].search(line):  # a step's log line (--logging_steps 1)
+                steps.append(time.monotonic())
+            # a phase whose line never comes (a run that fails, or skips it) does not hide the ones after it
+            matched = next((i for i in range(phase, len(PHASES)) if PHASES[i][1].search(line)), None)
+            if matched is not None:
+                ends[PHASES[matched][0]] = time.monotonic() - started
+                phase = matched + 1
     process.wait()
     sampler.running = False
     sampler.join()
@@ -148,6 +152,9 @@ def run_and_watch(command: list[str], env: dict, log_path: Path) -> dict:
         "peak_rss_mb_all_processes": round(sampler.peak_total / 2**20),
         "peak_anonymous_rss_mb_all_processes": round(sampler.peak_anonymous / 2**20),
         "peak_rss_mb_by_process": {key: round(value / 2**20) for key, value in sampler.peaks.items()},
+        # training speed after the first step: steps logged, and seconds from the first step's line to the last's
+        "steps_after_the_first": max(0, len(steps) - 1),
+        "seconds_after_the_first_step": round(steps[-1] - steps[0], 2) if len(steps) > 1 else None,
     }
 
 
@@ -157,6 +164,8 @@ def main() -> None:
     parser.add_argument("--max_steps", type=int, default=20)
     parser.add_argument("--output_dir", type=Path, default=ROOT / "outputs" / "bench-scale")
     parser.add_argument("--predict", action="store_true", help="Also classify the corpus with hf_han.predict.")
+    parser.add_argument("--streaming", action="store_true", help="Train with the example's --streaming mode.")
+    parser.add_argument("--label", default="", help="A name for the run's files, to keep several modes apart.")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="More options for the example.")
     args = parser.parse_args()
     args.output_dir.mkdir(parents=True, exist_ok=True)
@@ -170,15 +179,19 @@ def main() -> None:
             "corpus_mb": round(corpus.stat().st_size / 2**20),
             "corpus_written_s": round(time.monotonic() - started, 1),
             "max_steps": args.max_steps,
+            "mode": "streaming" if args.streaming else "default",
+            "label": args.label,
+            "extra": args.extra,
         }
-        out = args.output_dir / f"run-{documents}"
+        name = f"{documents}{'-' + args.label if args.label else ''}"
+        out = args.output_dir / f"run-{name}"
         shutil.rmtree(out, ignore_errors=True)  # a fresh run, not a resumed one
         command = [sys.executable, str(ROOT / "examples" / "run_classification.py"), "--train_file", str(corpus),
                    "--output_dir", str(out), "--do_train", "--max_steps",
                    str(args.max_steps), "--logging_steps", "1", "--save_strategy", "no", "--eval_strategy", "no",
                    "--validation_split_percentage", "0", "--log_level", "info", "--disable_tqdm", "true",
-                   "--report_to", "none", *args.extra]  # fmt: skip
-        row["example"] = run_and_watch(command, env, args.output_dir / f"run-{documents}.log")
+                   "--report_to", "none", *(["--streaming"] if args.streaming else []), *args.extra]  # fmt: skip
+        row["example"] = run_and_watch(command, env, args.output_dir / f"run-{name}.log")
         state = out / "trainer_state.json"
         if state.exists():
             history = json.loads(state.read_text())["log_history"]
@@ -186,11 +199,16 @@ def main() -> None:
             batch = json.loads(state.read_text()).get("train_batch_size")
             if runtime and batch:
                 row["example"]["training_docs_per_s"] = round(args.max_steps * batch / runtime, 1)
+            watched = row["example"]
+            if batch and watched["seconds_after_the_first_step"]:
+                watched["training_docs_per_s_after_the_first_step"] = round(
+                    watched["steps_after_the_first"] * batch / watched["seconds_after_the_first_step"], 1
+                )
         if args.predict and row["example"]["returncode"] == 0:
             command = [sys.executable, "-m", "hf_han.predict", "--model", str(out), "--input", str(corpus),
-                       "--output", str(args.output_dir / f"predictions-{documents}.jsonl"), "--overwrite",
+                       "--output", str(args.output_dir / f"predictions-{name}.jsonl"), "--overwrite",
                        "--quiet", "--batch_size", "64"]  # fmt: skip
-            watched = run_and_watch(command, env, args.output_dir / f"predict-{documents}.log")
+            watched = run_and_watch(command, env, args.output_dir / f"predict-{name}.log")
             watched["docs_per_s"] = round(documents / watched["seconds"], 1)
             row["predict"] = watched
         print(json.dumps(row, indent=2), flush=True)
