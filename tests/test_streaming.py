@@ -177,3 +177,20 @@ def test_two_processes_read_disjoint_parts_of_a_stream_and_take_the_same_steps(t
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["global_step"] == 20
     assert state["train_batch_size"] == 8
+
+
+def test_the_map_style_sampler_reads_the_length_column_once_in_the_datasets_order(tmp_path):
+    from transformers import TrainingArguments
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    from hf_han import HANConfig, HANForDocumentClassification, HANTrainer
+
+    rows = {"length": [i % 7 + 1 for i in range(300)], "input_ids": [[[1, 2]]] * 300, "labels": [0, 1] * 150}
+    dataset = datasets.Dataset.from_dict(rows).shuffle(seed=0).select(range(200))  # an indices mapping
+    model = HANForDocumentClassification(HANConfig(vocab_size=8, embedding_dim=4, word_hidden_size=2,
+                                                   sentence_hidden_size=2, attention_dim=2, num_labels=2))  # fmt: skip
+    args = TrainingArguments(str(tmp_path), train_sampling_strategy="group_by_length", per_device_train_batch_size=8,
+                             report_to="none", use_cpu=True)  # fmt: skip
+    sampler = HANTrainer(model=model, args=args, train_dataset=dataset)._get_train_sampler()
+    assert isinstance(sampler, LengthGroupedSampler) and isinstance(sampler.lengths, list)
+    assert sampler.lengths == list(dataset["length"])
