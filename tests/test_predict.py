@@ -160,3 +160,23 @@ def test_two_processes_each_take_a_shard_and_the_output_is_merged_in_order(folde
     assert result.returncode == 0, result.stderr[-3000:]
     assert _read(output) == reference
     assert not list(tmp_path.glob("predictions.jsonl.rank*"))  # shards merged and removed
+
+
+def test_two_processes_killed_halfway_continue_their_shards(folder, inputs, reference, tmp_path):
+    output = tmp_path / "predictions.jsonl"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+               str(_free_port()), "-m", "hf_han.predict", "--model", str(folder), "--input", *inputs, "--output",
+               str(output), "--batch_size", "4", "--top_sentences", "1", "--quiet"]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    shards = [tmp_path / f"predictions.jsonl.rank{rank}" for rank in range(2)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)  # fmt: skip
+    while process.poll() is None and not all(shard.exists() and shard.stat().st_size > 1500 for shard in shards):
+        time.sleep(0.01)
+    os.killpg(process.pid, 9)  # the launcher and both processes, mid-write
+    process.wait()
+    assert all(shard.exists() for shard in shards) and not output.exists(), "the run ended before it was killed"
+    command[command.index("--master_port") + 1] = str(_free_port())
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _read(output) == reference
