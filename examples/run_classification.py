@@ -394,7 +394,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     def preprocess(batch: dict) -> dict:
         texts = [text if text is not None else "" for text in batch[text_column]]
-        encoding = tokenizer(texts, truncation=True, return_length=True)
+        # no attention mask: every word of a ragged document is real, and the collator makes the padded batch's
+        # mask (half the tokenized Arrow data, and what training pages in)
+        encoding = tokenizer(texts, truncation=True, return_length=True, return_attention_mask=False)
         if label_column is not None and label_column in batch:
             try:
                 encoding["labels"] = encode_labels(batch[label_column], problem_type, label2id)

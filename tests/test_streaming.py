@@ -73,8 +73,9 @@ def test_a_short_last_batch_stays_last_and_workers_read_the_buffers_in_turns():
 
 
 def test_the_shuffled_stream_takes_another_order_in_each_epoch():
-    documents = numbered_stream(120).shuffle(seed=0, buffer_size=50)
-    stream = HANDocumentStream(documents, word_count, batch_size=8, group_by_length=False)
+    stream = HANDocumentStream(numbered_stream(120), word_count, batch_size=8, group_by_length=False,
+                               shuffle_buffer_size=50)  # fmt: skip
+    assert read(stream, 8) != read(HANDocumentStream(numbered_stream(120), word_count, batch_size=8), 8)
     stream.set_epoch(0)
     first = read(stream, 8)
     stream.set_epoch(1)
@@ -179,7 +180,7 @@ def test_two_processes_read_disjoint_parts_of_a_stream_and_take_the_same_steps(t
     assert state["train_batch_size"] == 8
 
 
-def test_the_map_style_sampler_reads_the_length_column_once_in_the_datasets_order(tmp_path):
+def test_the_map_style_sampler_reads_the_length_column_in_the_datasets_order(tmp_path):
     from transformers import TrainingArguments
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
@@ -191,6 +192,9 @@ def test_the_map_style_sampler_reads_the_length_column_once_in_the_datasets_orde
                                                    sentence_hidden_size=2, attention_dim=2, num_labels=2))  # fmt: skip
     args = TrainingArguments(str(tmp_path), train_sampling_strategy="group_by_length", per_device_train_batch_size=8,
                              report_to="none", use_cpu=True)  # fmt: skip
-    sampler = HANTrainer(model=model, args=args, train_dataset=dataset)._get_train_sampler()
+    trainer = HANTrainer(model=model, args=args, train_dataset=dataset)
+    loader = trainer.get_train_dataloader()  # as training builds it: unused columns dropped first
+    sampler = loader.batch_sampler.sampler
     assert isinstance(sampler, LengthGroupedSampler) and isinstance(sampler.lengths, list)
-    assert sampler.lengths == list(dataset["length"])
+    assert sampler.lengths == list(dataset["length"])  # the column, not lengths measured from the token ids
+    assert set(next(iter(loader))) == {"input_ids", "labels"}  # the length column is not a model input
