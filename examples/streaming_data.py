@@ -19,8 +19,8 @@ from hf_han import HANDocumentStream
 logger = logging.getLogger(__name__)
 
 # The first documents of the stream that give the labels, the vocabulary and the skip-gram vectors. 10,000 IMDB-like
-# reviews are 2.3M words: a vocabulary of about 20,000 words seen 6 times or more, and skip-gram vectors (10M words
-# read, on both cores) within the minute, so that training starts within a minute whatever the stream's size.
+# reviews are 2.7M words: 16,735 words seen 6 times or more, and skip-gram vectors in 44-48 s on 2 cores (5 passes),
+# so that training started 51-56 s after the command at 1M and 5M documents (docs/benchmarks.md, "Corpus size").
 STREAM_SAMPLE_DOCUMENTS = 10_000
 # Validation documents held out from the start of a training stream that has no validation split, or read from the
 # validation stream (when --max_eval_samples does not say): they are held in memory and read at each evaluation.
