@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> dict:
     def preprocess(batch: dict) -> dict:
         texts = [text if text is not None else "" for text in batch[text_column]]
         # no attention mask: every word of a ragged document is real, and the collator makes the padded batch's
-        # mask (half the tokenized Arrow data, and what training pages in)
+        # mask (the tokenized Arrow data of 1M documents: 1.40 GB with it, 1.09 GB without)
         encoding = tokenizer(texts, truncation=True, return_length=True, return_attention_mask=False)
         if label_column is not None and label_column in batch:
             try:
