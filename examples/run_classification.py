@@ -12,7 +12,8 @@ script (`--offline_dataset imdb` or `20newsgroups`); one of them is required. La
 floats (regression) or lists (multi-label). The vocabulary is trained on the training split unless
 `--tokenizer_name` or `--model_name_or_path` gives one. The same script runs on several GPUs or CPU processes under
 `torchrun --nproc_per_node N` or `accelerate launch`. Copy it with the modules it imports from this folder:
-`classification_data.py` (splits, columns, labels), `skipgram_vectors.py` and `offline_datasets.py`.
+`classification_data.py` (splits, columns, labels), `skipgram_vectors.py`, `streaming_data.py` (`--streaming`),
+`training_schedule.py` and `offline_datasets.py`.
 """
 
 import json
@@ -25,16 +26,8 @@ from pathlib import Path
 
 import datasets
 import numpy as np
-import streaming_data
 import torch
 import transformers
-from streaming_data import (
-    STREAM_SAMPLE_DOCUMENTS,
-    check_stream_checkpoint,
-    fit_stream_schedule,
-    prepare_streams,
-    training_stream,
-)
 from transformers import EarlyStoppingCallback, HfArgumentParser, TrainingArguments, set_seed
 from transformers.trainer_utils import IntervalStrategy, get_last_checkpoint
 
@@ -49,8 +42,9 @@ from hf_han import (
 )
 from hf_han.streaming_han import LENGTH_GROUPING_BATCHES
 
-import classification_data  # beside this script, as are the three below
+import classification_data  # beside this script, as are the modules below
 import skipgram_vectors
+import streaming_data
 import training_schedule
 from classification_data import (
     LABEL_COLUMN_CANDIDATES,
@@ -63,6 +57,13 @@ from classification_data import (
     pick_column,
 )
 from skipgram_vectors import SKIPGRAM_MAX_WORDS, initialise_word_vectors, wants_skipgram_vectors
+from streaming_data import (
+    STREAM_SAMPLE_DOCUMENTS,
+    check_stream_checkpoint,
+    fit_stream_schedule,
+    prepare_streams,
+    training_stream,
+)
 from training_schedule import fit_model_settings, fit_schedule, report_schedule
 
 

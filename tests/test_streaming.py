@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_run_classification import LAUNCHERS, ROOT, TINY_MODEL, _free_port, run, sentiment_rows, write_rows
 from torch.utils.data import DataLoader
 
 from hf_han import HANDocumentStream, HANTokenizer
+
+from test_run_classification import LAUNCHERS, ROOT, TINY_MODEL, _free_port, run, sentiment_rows, write_rows
 
 
 def numbered_stream(count: int) -> datasets.IterableDataset:
