@@ -730,11 +730,10 @@ def train_vocabulary(train, text_column: str, settings: dict, data_args, trainin
 
 
 def train_samples(train, trainer) -> int:
-    """Documents in the training split, or for a stream those that training read (every process together)."""
+    """Documents in the training split, or for a stream those that training read (every process together), as
+    HANTrainer counted them for the model card."""
     if isinstance(train, HANDocumentStream):
-        args = trainer.args
-        per_step = args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps
-        return trainer.state.global_step * per_step
+        return trainer.accelerator.unwrap_model(trainer.model).model_card_data.train_samples
     return len(train)
 
 
