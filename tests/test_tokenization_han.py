@@ -337,6 +337,17 @@ def test_train_new_from_iterator_counts_min_frequency_and_keeps_settings():
     assert len(capped) == capped.vocab_size == 3
 
 
+def test_max_words_counts_the_first_documents_only_and_reads_no_further():
+    texts = iter(["a a b", "b c", "d d d d", "e"])  # words counted: 3, then 5 >= max_words
+    trained = HANTokenizer().train_new_from_iterator(texts, vocab_size=100, max_words=4, show_progress=False)
+    assert trained.get_vocab() == {"[PAD]": 0, "[UNK]": 1, "a": 2, "b": 3, "c": 4}
+    assert next(texts) == "d d d d"  # the documents after the one that reached max_words are never read
+    whole = HANTokenizer().train_new_from_iterator(["a a b", "b c", "d d d d"], 100, show_progress=False)
+    assert whole.get_vocab()["d"] == 2  # without max_words, every document counts
+    with pytest.raises(ValueError, match="word-level"):
+        HANTokenizer().train_new_from_iterator(["a b"], 100, subword="bpe", max_words=4, show_progress=False)
+
+
 # ---------------------------------------------------------------- persistence
 
 

@@ -406,6 +406,7 @@ class HANTokenizer(TokenizersBackend):
         min_frequency: int = 1,
         show_progress: bool = True,
         subword: str | None = None,
+        max_words: int | None = None,
         **kwargs,
     ) -> "HANTokenizer":
         """
@@ -424,11 +425,16 @@ class HANTokenizer(TokenizersBackend):
             min_frequency (`int`, *optional*, defaults to 1): the fewest occurrences a word (or merged pair) needs.
             show_progress (`bool`, *optional*, defaults to `True`): show a progress bar.
             subword (`str`, *optional*): `"bpe"`, `"wordpiece"` or `"unigram"` for a subword vocabulary.
+            max_words (`int`, *optional*): count the words of the first documents only, until this many are read
+                (the most frequent words of a large corpus are those of its first tens of millions of words); a
+                word-level vocabulary only.
         """
         from tqdm.auto import tqdm
 
         if vocab_size < 3:
             raise ValueError(f"`vocab_size` must leave room for a word beside [PAD] and [UNK], got {vocab_size}.")
+        if subword is not None and max_words:
+            raise ValueError("`max_words` applies to word-level vocabularies; a subword trainer reads every document.")
         if subword is not None:
             segmenter = replace(self.segmenter, lowercase=False)  # the backend normalises
 
@@ -455,9 +461,10 @@ class HANTokenizer(TokenizersBackend):
                 "HANTokenizer()."
             )
         documents = tqdm(text_iterator, total=length, desc="Counting words", unit="doc", disable=not show_progress)
-        vocab = learn_word_vocabulary(
-            documents, self.segmenter, [self.pad_token, self.unk_token], vocab_size, min_frequency
-        )
+        with documents:  # closed when max_words stops the count early
+            vocab = learn_word_vocabulary(
+                documents, self.segmenter, [self.pad_token, self.unk_token], vocab_size, min_frequency, max_words
+            )
         return self.__class__(vocab=vocab, **{**self._settings(), **kwargs})
 
     def _settings(self) -> dict:

@@ -43,17 +43,25 @@ def learn_word_vocabulary(
     specials: list[str],
     vocab_size: int,
     min_frequency: int,
+    max_words: int | None = None,
 ) -> dict[str, int]:
     """
     `specials` (ids 0, 1, ...), then the words of `documents` (or of batches of documents) seen at least
     `min_frequency` times, most frequent first, ties alphabetically (deterministic), `vocab_size` entries at most.
-    Words are counted with `segmenter`, the rules used for encoding.
+    Words are counted with `segmenter`, the rules used for encoding. With `max_words`, counting stops after the
+    document in which the count reaches it (the rest of `documents` is not read).
     """
-    counts = Counter()
+    counts, seen = Counter(), 0
     for item in documents:
         for document in [item] if isinstance(item, str) else item:
             for words in segmenter.document_words(document)[0]:
                 counts.update(words)
+                seen += len(words)
+            if max_words and seen >= max_words:
+                break
+        if max_words and seen >= max_words:
+            logger.info(f"Vocabulary counted from the first {seen:,} words (max_words={max_words:,}).")
+            break
     for special in specials:
         counts.pop(special, None)
     # a lone surrogate (from a "\ud800" escape) is no Unicode text: no vocabulary file can hold it
