@@ -12,8 +12,8 @@ script (`--offline_dataset imdb` or `20newsgroups`); one of them is required. La
 floats (regression) or lists (multi-label). The vocabulary is trained on the training split unless
 `--tokenizer_name` or `--model_name_or_path` gives one. The same script runs on several GPUs or CPU processes under
 `torchrun --nproc_per_node N` or `accelerate launch`. Copy it with the modules it imports from this folder:
-`classification_data.py` (splits, columns, labels), `skipgram_vectors.py`, `streaming_data.py` (`--streaming`),
-`training_schedule.py` and `offline_datasets.py`.
+`classification_data.py` (splits, columns, labels), `corpus_preparation.py` (the vocabulary),
+`skipgram_vectors.py`, `streaming_data.py` (`--streaming`), `training_schedule.py` and `offline_datasets.py`.
 """
 
 import json
@@ -43,6 +43,7 @@ from hf_han import (
 from hf_han.streaming_han import LENGTH_GROUPING_BATCHES
 
 import classification_data  # beside this script, as are the modules below
+import corpus_preparation
 import skipgram_vectors
 import streaming_data
 import training_schedule
@@ -56,6 +57,7 @@ from classification_data import (
     load_raw_datasets,
     pick_column,
 )
+from corpus_preparation import VOCABULARY_MAX_WORDS, train_vocabulary
 from skipgram_vectors import SKIPGRAM_MAX_WORDS, initialise_word_vectors, wants_skipgram_vectors
 from streaming_data import (
     STREAM_SAMPLE_DOCUMENTS,
@@ -190,6 +192,13 @@ class DataTrainingArguments:
         default=None, metadata={"help": "Sentences longer than --max_words: 'wrap' (default) into several, or 'cut'."}
     )
     vocab_size: int = field(default=50000, metadata={"help": "Largest vocabulary when training one."})
+    vocabulary_max_words: int = field(
+        default=VOCABULARY_MAX_WORDS,
+        metadata={
+            "help": "A new vocabulary counts the words of the training split's first documents up to this many words "
+            "(a larger split is not read further; 0: all of it)."
+        },
+    )
     min_frequency: int = field(
         default=6, metadata={"help": "Fewest occurrences of a vocabulary word (paper: seen more than 5 times)."}
     )
@@ -197,6 +206,9 @@ class DataTrainingArguments:
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use only this many validation documents."})
     max_predict_samples: int | None = field(default=None, metadata={"help": "Use only this many test documents."})
     preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for tokenization."})
+    overwrite_cache: bool = field(
+        default=False, metadata={"help": "Tokenize again instead of reading the tokenized splits cached by datasets."}
+    )
     early_stopping_patience: int | None = field(
         default=2, metadata={"help": "Stop after this many evaluations without improvement on validation."}
     )
@@ -441,6 +453,7 @@ def main(argv: list[str] | None = None) -> dict:
                 preprocess,
                 batched=True,
                 num_proc=data_args.preprocessing_num_workers,
+                load_from_cache_file=not data_args.overwrite_cache,
                 remove_columns=dataset.column_names,
                 desc=f"Tokenizing {name}",
             )
@@ -570,8 +583,8 @@ def setup_logging(training_args: TrainingArguments) -> None:
         handlers=[logging.StreamHandler(sys.stdout)],
     )
     level = training_args.get_process_log_level()
-    module_loggers = (logger, classification_data.logger, skipgram_vectors.logger, streaming_data.logger,
-                      training_schedule.logger, logging.getLogger("hf_han"))  # fmt: skip
+    module_loggers = (logger, classification_data.logger, corpus_preparation.logger, skipgram_vectors.logger,
+                      streaming_data.logger, training_schedule.logger, logging.getLogger("hf_han"))  # fmt: skip
     for module_logger in module_loggers:
         module_logger.setLevel(level)
     datasets.utils.logging.set_verbosity(level)
@@ -705,28 +718,6 @@ def apply_pretrained_defaults(training_args, given: set[str]) -> None:
     for name, value in PRETRAINED_DEFAULTS.items():
         if name not in given:
             setattr(training_args, name, value)
-
-
-def train_vocabulary(train, text_column: str, settings: dict, data_args, training_args) -> HANTokenizer:
-    """A new word-level HANTokenizer with the vocabulary of the training split's texts (read a batch at a time)."""
-    settings = {"max_sentences": 30, "max_words": 50, "long_sentences": "wrap", **settings}
-    tokenizer = HANTokenizer(**settings).train_new_from_iterator(
-        (text or "" for text in skipgram_vectors.iterate_texts(train, text_column)),
-        vocab_size=data_args.vocab_size,
-        min_frequency=data_args.min_frequency,
-        length=len(train),
-        show_progress=training_args.process_index == 0 and not training_args.disable_tqdm,
-    )
-    empty = sum(1 for text in skipgram_vectors.iterate_texts(train, text_column) if not (text or "").strip())
-    if len(tokenizer) <= 2:  # [PAD] and [UNK] alone: every document would read as [UNK]
-        raise ValueError(
-            f"No word of the training split's column {text_column!r} is seen --min_frequency "
-            f"{data_args.min_frequency} times ({empty} of its {len(train)} documents are empty): check "
-            "--text_column_name, or lower --min_frequency."
-        )
-    if empty:
-        logger.warning(f"{empty} of the {len(train)} training documents are empty; they read as one [UNK].")
-    return tokenizer
 
 
 def train_samples(train, trainer) -> int:

@@ -24,6 +24,7 @@ from hf_han import HANForDocumentClassification, HANTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
+import corpus_preparation  # noqa: E402
 import run_classification  # noqa: E402
 import skipgram_vectors  # noqa: E402
 import training_schedule  # noqa: E402
@@ -349,6 +350,28 @@ def test_the_skip_gram_corpus_is_streamed_to_a_file_once(tmp_path):
     sentences, words = skipgram_vectors.write_skipgram_corpus(tokenizer, texts, str(tmp_path / "c.txt"), max_words=5)
     assert (tmp_path / "c.txt").read_text().splitlines() == ["a film .", "it was great fun", "!"]
     assert next(texts) == "Great."
+
+
+def test_a_new_vocabulary_counts_the_first_words_of_a_large_split(tmp_path):
+    rows = sentiment_rows(32, 0) + [{"text": "zebra zebra zebra zebra zebra.", "label": "positive"}] * 4
+    train = write_rows(tmp_path / "train.csv", rows)
+    out = tmp_path / "sampled"
+    run(out, "--train_file", str(train), "--do_train", "--max_steps", "1", "--train_word_vectors", "false",
+        "--validation_split_percentage", "0", "--vocabulary_max_words", "100")  # fmt: skip
+    vocabulary = HANTokenizer.from_pretrained(out).get_vocab()
+    assert "film" in vocabulary and "zebra" not in vocabulary  # the last documents were never counted
+    whole = tmp_path / "whole"
+    run(whole, "--train_file", str(train), "--do_train", "--max_steps", "1", "--train_word_vectors", "false",
+        "--validation_split_percentage", "0")  # fmt: skip
+    assert "zebra" in HANTokenizer.from_pretrained(whole).get_vocab()  # the default reads all of a small split
+
+
+def test_empty_texts_are_counted_by_arrow_through_a_selection():
+    import datasets
+
+    dataset = datasets.Dataset.from_dict({"text": ["a film", None, "", " \t\n", "fine", "\u3000"]})
+    assert corpus_preparation.empty_texts(dataset, "text") == 4  # missing, empty, white space (ASCII and ideographic)
+    assert corpus_preparation.empty_texts(dataset.select([0, 4, 1]), "text") == 1  # the selection's rows only
 
 
 def test_the_schedule_stretches_a_small_set_and_leaves_a_large_one_or_a_given_option_alone():
