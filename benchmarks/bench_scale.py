@@ -257,7 +257,8 @@ def main() -> None:
                    "--output_dir", str(out), "--do_train", "--max_steps",
                    str(args.max_steps), "--logging_steps", "1", "--save_strategy", "no", "--eval_strategy", "no",
                    "--validation_split_percentage", "0", "--log_level", "info", "--disable_tqdm", "true",
-                   "--report_to", "none", *(["--streaming"] if args.streaming else []), *args.extra]  # fmt: skip
+                   "--report_to", "none", *(["--streaming"] if args.streaming else []),
+                   "--overwrite_cache", *args.extra]  # tokenized again: never an earlier run's cache  # fmt: skip
         row["example"] = run_and_watch(command, env, args.output_dir / f"run-{name}.log", args.memory_limit_mb)
         state = out / "trainer_state.json"
         if state.exists():
