@@ -158,8 +158,8 @@ def check_stream_checkpoint(checkpoint: str | None, training_args) -> None:
 def training_stream(documents: IterableDataset, preprocess, data_args, training_args):
     """
     This process's part of the training stream (a `HANDocumentStream`): shuffled in a buffer, tokenized on the fly
-    (in --dataloader_num_workers worker processes where given: on 2 cores a worker slowed training from 540 to 400-470
-    docs/s, competing with PyTorch's threads), grouped by length.
+    (the next buffer in a thread while this one trains; in --dataloader_num_workers worker processes where given: on
+    2 cores a worker slowed training from 540 to 400-470 docs/s, competing with PyTorch's threads), grouped by length.
     """
     return HANDocumentStream(
         documents,

@@ -4,6 +4,7 @@
 import json
 import os
 import subprocess
+import threading
 
 import datasets
 import numpy as np
@@ -71,6 +72,36 @@ def test_a_short_last_batch_stays_last_and_workers_read_the_buffers_in_turns():
     with_workers = read(stream, 4, workers=2)
     assert sorted(i for batch in with_workers for i in batch) == list(range(45))
     assert all(len(batch) == 4 for batch in with_workers[:-1])
+
+
+def test_the_next_buffer_is_tokenized_in_a_thread_with_the_same_batches_and_errors():
+    stream = HANDocumentStream(numbered_stream(130), word_count, batch_size=4, buffer_batches=5, seed=1,
+                               shuffle_buffer_size=30)  # fmt: skip
+    inline = HANDocumentStream(numbered_stream(130), word_count, batch_size=4, buffer_batches=5, seed=1,
+                               shuffle_buffer_size=30, prefetch=False)  # fmt: skip
+    assert read(stream, 4) == read(inline, 4)
+    assert read(stream, 4, workers=2) == read(inline, 4, workers=2)
+
+    calls = []
+
+    def fails_on_the_third_buffer(batch: dict) -> dict:
+        calls.append(len(batch["i"]))
+        if len(calls) == 3:
+            raise RuntimeError("a bad buffer")
+        return word_count(batch)
+
+    rows = iter(HANDocumentStream(numbered_stream(130), fails_on_the_third_buffer, batch_size=4, buffer_batches=5))
+    with pytest.raises(RuntimeError, match="a bad buffer"):  # raised where the batches are read
+        for _ in range(60):
+            next(rows)
+
+    # a reader that stops early (Trainer at max_steps) stops the thread: it reads no further buffer
+    threads = threading.active_count()
+    calls.clear()
+    rows = iter(HANDocumentStream(numbered_stream(130), fails_on_the_third_buffer, batch_size=4, buffer_batches=5))
+    next(rows)
+    rows.close()
+    assert threading.active_count() == threads and len(calls) <= 2
 
 
 def test_the_shuffled_stream_takes_another_order_in_each_epoch():

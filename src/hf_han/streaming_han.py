@@ -11,6 +11,8 @@ whole stream in the main process and send each process its share).
 """
 
 import hashlib
+import queue
+import threading
 
 import numpy as np
 import torch
@@ -38,6 +40,8 @@ class HANDocumentStream(torch.utils.data.IterableDataset):
         process_index, num_processes (`int`): which part of the stream this process reads
             (`datasets.distributed.split_dataset_by_node`: whole files or data shards when their number divides
             `num_processes`, else every `num_processes`-th document), before anything is tokenized.
+        prefetch (`bool`): read and tokenize the next buffer in a thread while the batches of this one are trained
+            on (PyTorch's kernels leave the interpreter to it; see `_prefetched`).
     """
 
     def __init__(
@@ -52,6 +56,7 @@ class HANDocumentStream(torch.utils.data.IterableDataset):
         length_column: str = "length",
         process_index: int = 0,
         num_processes: int = 1,
+        prefetch: bool = True,
     ):
         from datasets import IterableDataset
         from datasets.distributed import split_dataset_by_node
@@ -87,6 +92,7 @@ class HANDocumentStream(torch.utils.data.IterableDataset):
         self.length_column = length_column
         self.process_index = process_index
         self.num_processes = num_processes
+        self.prefetch = prefetch
 
     def set_epoch(self, epoch: int) -> None:
         """The shuffle takes another order in each epoch."""
@@ -100,15 +106,22 @@ class HANDocumentStream(torch.utils.data.IterableDataset):
         # the workers beyond their number)
         worker = torch.utils.data.get_worker_info()
         worker_id, workers = (worker.id, worker.num_workers) if worker is not None else (0, 1)
+        buffers = (self._tokenized(rows) for rows in self._buffers(worker_id, workers))
+        for features, order in _prefetched(buffers) if self.prefetch else buffers:
+            for i in order:
+                yield {name: values[i] for name, values in features.items()}
+
+    def _buffers(self, worker_id: int, workers: int):
+        """The raw rows of this worker's buffers, a list per buffer."""
         rows, number = [], 0
         for row in self._shuffled_rows():
             rows.append(row)
             if len(rows) == self.buffer_size:
                 if number % workers == worker_id:
-                    yield from self._buffer_rows(rows)
+                    yield rows
                 rows, number = [], number + 1
         if rows and number % workers == worker_id:
-            yield from self._buffer_rows(rows)
+            yield rows
 
     def _shuffled_rows(self):
         # `datasets`' own shuffle buffer read 10,000 rows/s here against 230,000 for its batches (its rows leave the
@@ -132,7 +145,8 @@ class HANDocumentStream(torch.utils.data.IterableDataset):
         for i in generator.permutation(len(buffer)):
             yield buffer[i]
 
-    def _buffer_rows(self, rows: list[dict]):
+    def _tokenized(self, rows: list[dict]) -> tuple[dict, np.ndarray]:
+        """A buffer's features and the order in which its rows are yielded."""
         features = self.preprocess({name: [row[name] for row in rows] for name in rows[0]})
         count = len(next(iter(features.values())))
         if count != len(rows):
@@ -145,8 +159,7 @@ class HANDocumentStream(torch.utils.data.IterableDataset):
                     f"return_length=True); `preprocess` gave {list(features)}."
                 )
             order = self._grouped_order(np.asarray(features[self.length_column]))
-        for i in order:
-            yield {name: values[i] for name, values in features.items()}
+        return features, order
 
     def _grouped_order(self, lengths: np.ndarray) -> np.ndarray:
         # the seed and the lengths give a buffer its own order, the same when the stream is read again
@@ -158,6 +171,46 @@ class HANDocumentStream(torch.utils.data.IterableDataset):
         batches = order[:full].reshape(-1, self.batch_size)[generator.permutation(full // self.batch_size)]
         # a short last batch (the stream's end) stays last, so that the data loader's batches keep to the buffer's
         return np.concatenate([batches.reshape(-1), order[full:]])
+
+
+def _prefetched(items, ahead: int = 1):
+    """
+    `items` (an iterator) produced in a thread, at most `ahead` items beyond the one being read; its exceptions are
+    raised in the reader, and the thread stops when the reader stops early (closes or drops this generator).
+    """
+    produced, slots, stop, done = queue.Queue(), threading.Semaphore(ahead), threading.Event(), object()
+
+    def produce():
+        iterator = iter(items)
+        while True:
+            while not slots.acquire(timeout=0.1):  # the reader has not taken the last item yet
+                if stop.is_set():
+                    return
+            if stop.is_set():
+                return
+            try:
+                produced.put((next(iterator), None))
+            except StopIteration:
+                produced.put((done, None))
+                return
+            except BaseException as error:  # raised again in the reader
+                produced.put((done, error))
+                return
+
+    thread = threading.Thread(target=produce, name="HANDocumentStream-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = produced.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            slots.release()  # the thread may make the next item while this one is read
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 __all__ = ["LENGTH_GROUPING_BATCHES", "HANDocumentStream"]
