@@ -346,6 +346,8 @@ def test_max_words_counts_the_first_documents_only_and_reads_no_further():
     assert whole.get_vocab()["d"] == 2  # without max_words, every document counts
     with pytest.raises(ValueError, match="word-level"):
         HANTokenizer().train_new_from_iterator(["a b"], 100, subword="bpe", max_words=4, show_progress=False)
+    with pytest.raises(ValueError, match="a number of words"):
+        HANTokenizer().train_new_from_iterator(["a b"], 100, max_words=-1, show_progress=False)
 
 
 # ---------------------------------------------------------------- persistence

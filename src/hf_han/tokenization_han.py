@@ -433,6 +433,8 @@ class HANTokenizer(TokenizersBackend):
 
         if vocab_size < 3:
             raise ValueError(f"`vocab_size` must leave room for a word beside [PAD] and [UNK], got {vocab_size}.")
+        if max_words is not None and (isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 0):
+            raise ValueError(f"`max_words` must be a number of words (0 or None: every document), got {max_words!r}.")
         if subword is not None and max_words:
             raise ValueError("`max_words` applies to word-level vocabularies; a subword trainer reads every document.")
         if subword is not None:
