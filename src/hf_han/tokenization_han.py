@@ -18,6 +18,7 @@ from .padding_han import pad_documents
 from .segmentation_han import DEFAULT_ABBREVIATIONS, HANSegmenter
 from .subword_han import SentenceTemplate, train_subword_backend
 from .vocabulary_han import (
+    each_document,
     is_unicode_text,
     learn_word_vocabulary,
     saved_model_config,
@@ -425,48 +426,32 @@ class HANTokenizer(TokenizersBackend):
             min_frequency (`int`, *optional*, defaults to 1): the fewest occurrences a word (or merged pair) needs.
             show_progress (`bool`, *optional*, defaults to `True`): show a progress bar.
             subword (`str`, *optional*): `"bpe"`, `"wordpiece"` or `"unigram"` for a subword vocabulary.
-            max_words (`int`, *optional*): count the words of the first documents only, until this many are read
-                (the most frequent words of a large corpus are those of its first tens of millions of words); a
-                word-level vocabulary only.
+            max_words (`int`, *optional*): word-level only: count the first documents' words, until this many.
         """
         from tqdm.auto import tqdm
 
         if vocab_size < 3:
             raise ValueError(f"`vocab_size` must leave room for a word beside [PAD] and [UNK], got {vocab_size}.")
-        if max_words is not None and (isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 0):
-            raise ValueError(f"`max_words` must be a number of words (0 or None: every document), got {max_words!r}.")
         if subword is not None and max_words:
             raise ValueError("`max_words` applies to word-level vocabularies; a subword trainer reads every document.")
         if subword is not None:
             segmenter = replace(self.segmenter, lowercase=False)  # the backend normalises
-
-            def texts():  # documents as the encoder reads them: markup blanked, every character where it was
-                for item in tqdm(text_iterator, total=length, desc="Training", unit="doc", disable=not show_progress):
-                    for document in [item] if isinstance(item, str) else item:
-                        yield segmenter.prepare(document, truncate=False)[0]
-
+            items = tqdm(text_iterator, total=length, desc="Training", unit="doc", disable=not show_progress)
+            # documents as the encoder reads them: markup blanked, every character where it was
+            texts = (segmenter.prepare(document, truncate=False)[0] for document in each_document(items))
             backend = train_subword_backend(
-                subword,
-                texts(),
-                vocab_size,
-                min_frequency,
-                self.pad_token,
-                self.unk_token,
-                lowercase=self.lowercase,
-                rules_version=self.rules_version,
-                show_progress=False,
-            )
+                subword, texts, vocab_size, min_frequency, self.pad_token, self.unk_token,
+                lowercase=self.lowercase, rules_version=self.rules_version, show_progress=False,
+            )  # fmt: skip
             return self.__class__(tokenizer_object=backend, **{**self._settings(), **kwargs})
         if self.is_subword:
             raise ValueError(
                 "This tokenizer holds subword pieces: train a new one with `subword=...`, or a word-level one from "
                 "HANTokenizer()."
             )
-        documents = tqdm(text_iterator, total=length, desc="Counting words", unit="doc", disable=not show_progress)
-        with documents:  # closed when max_words stops the count early
-            vocab = learn_word_vocabulary(
-                documents, self.segmenter, [self.pad_token, self.unk_token], vocab_size, min_frequency, max_words
-            )
+        with tqdm(text_iterator, total=length, desc="Counting words", unit="doc", disable=not show_progress) as items:
+            specials = [self.pad_token, self.unk_token]
+            vocab = learn_word_vocabulary(items, self.segmenter, specials, vocab_size, min_frequency, max_words)
         return self.__class__(vocab=vocab, **{**self._settings(), **kwargs})
 
     def _settings(self) -> dict:

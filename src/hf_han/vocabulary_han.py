@@ -51,14 +51,13 @@ def learn_word_vocabulary(
     Words are counted with `segmenter`, the rules used for encoding. With `max_words`, counting stops after the
     document in which the count reaches it (the rest of `documents` is not read).
     """
+    if max_words is not None and (isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 0):
+        raise ValueError(f"`max_words` must be a number of words (0 or None: every document), got {max_words!r}.")
     counts, seen = Counter(), 0
-    for item in documents:
-        for document in [item] if isinstance(item, str) else item:
-            for words in segmenter.document_words(document)[0]:
-                counts.update(words)
-                seen += len(words)
-            if max_words and seen >= max_words:
-                break
+    for document in each_document(documents):
+        for words in segmenter.document_words(document)[0]:
+            counts.update(words)
+            seen += len(words)
         if max_words and seen >= max_words:
             logger.info(f"Vocabulary counted from the first {seen:,} words (max_words={max_words:,}).")
             break
@@ -74,6 +73,12 @@ def learn_word_vocabulary(
     words = specials + [word for word, _ in kept[: vocab_size - len(specials)]]
     logger.info(f"Vocabulary of {len(words)} words from {len(counts)} distinct words (min_frequency={min_frequency}).")
     return {token: i for i, token in enumerate(words)}
+
+
+def each_document(items: Iterable[str] | Iterable[list[str]]):
+    """The documents of `items`, which holds documents or batches (lists) of documents."""
+    for item in items:
+        yield from [item] if isinstance(item, str) else item
 
 
 def saved_vocabulary(vocabulary: dict, path: str) -> dict[str, int]:
